@@ -1,0 +1,59 @@
+"""The only module that touches private scikit-learn helpers.
+
+Private sklearn helpers have moved or vanished between releases and broken
+downstream libraries (imbalanced-learn, PySINDy). Each one used by skres is
+imported here behind ``try/except`` with a local fallback written against public
+API only, and ``tests/test_compat.py`` imports every name so a sklearn upgrade
+that removes one shows up as a failing test rather than a user's traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+try:  # sklearn >= 1.0; private.
+    from sklearn.utils.validation import _check_sample_weight as _sk_check_sample_weight
+except ImportError:  # pragma: no cover - exercised only on a future sklearn
+    _sk_check_sample_weight = None
+
+
+def check_sample_weight(
+    sample_weight: Any, X: Any, *, dtype: Any = None, ensure_non_negative: bool = True
+) -> np.ndarray:
+    """Validate ``sample_weight`` against ``X``; ``None`` gives ones.
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n_samples,), float or None
+        Per-sample weights. A scalar is broadcast.
+    X : array-like of shape (n_samples, ...)
+        The data the weights belong to (only its length is used).
+    dtype : numpy dtype, default=None
+        Output dtype; float64 when ``None``.
+    ensure_non_negative : bool, default=True
+        Raise ``ValueError`` on negative weights.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_samples,)
+    """
+    n_samples = len(X)
+    if _sk_check_sample_weight is not None:
+        return _sk_check_sample_weight(
+            sample_weight, X, dtype=dtype, ensure_non_negative=ensure_non_negative
+        )
+    dtype = np.float64 if dtype is None else dtype  # pragma: no cover
+    if sample_weight is None:  # pragma: no cover
+        return np.ones(n_samples, dtype=dtype)
+    weights = np.asarray(sample_weight, dtype=dtype)  # pragma: no cover
+    if weights.ndim == 0:  # pragma: no cover
+        weights = np.full(n_samples, weights, dtype=dtype)
+    if weights.shape != (n_samples,):  # pragma: no cover
+        raise ValueError(
+            f"sample_weight.shape == {weights.shape}, expected {(n_samples,)}!"
+        )
+    if ensure_non_negative and np.any(weights < 0):  # pragma: no cover
+        raise ValueError("Negative values in data passed to `sample_weight`")
+    return weights

@@ -1,0 +1,9 @@
+"""Synthetic data generators reproducing the settings of the papers behind skres.
+
+Each ``make_*`` function takes ``random_state`` and returns numpy arrays, following
+the conventions of :mod:`sklearn.datasets`.
+"""
+
+from ._dictionary import make_sparse_dictionary
+
+__all__ = ["make_sparse_dictionary"]

@@ -1,0 +1,8 @@
+"""Optional plots; matplotlib is imported only when a function here is called.
+
+Install with ``pip install "skres[plot]"``.
+"""
+
+from ._training import plot_training_history
+
+__all__ = ["plot_training_history"]

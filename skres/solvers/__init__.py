@@ -1,0 +1,3 @@
+"""skres.solvers: see the README's estimator table for what is planned here."""
+
+__all__: list[str] = []
