@@ -22,3 +22,38 @@ def test_plot_training_history():
     with pytest.raises(ValueError, match="not in history_"):
         plot_training_history(sae, ("accuracy",))
     plt.close("all")
+
+
+def test_plot_unit_weights():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from skres.datasets import make_residual_units
+    from skres.interpretability import ResiDualAligner
+    from skres.plotting import plot_unit_weights
+
+    X, y, text = make_residual_units(300, n_units=4, random_state=0)
+    mask = np.array([True, True, False, True])
+    clf = ResiDualAligner(
+        class_embeddings=text,
+        unit_mask=mask,
+        max_epochs=2,
+        device="cpu",
+        random_state=0,
+    ).fit(X, y)
+    ax = plot_unit_weights(clf)
+    heights = [patch.get_height() for patch in ax.patches]
+    expected = [np.sqrt(np.mean(lam**2)) if lam.size else 0.0 for lam in clf.lambdas_]
+    np.testing.assert_allclose(heights, expected)
+    info = pd.DataFrame(
+        {
+            "type": ["emb", "mlp", "head", "head"],
+            "layer": [-1, 0, 0, 0],
+            "head": [-1, -1, 0, 1],
+        }
+    )
+    ax = plot_unit_weights(clf, info)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["emb", "m0", "h0.0", "h0.1"]
+    with pytest.raises(ValueError, match="unit_info has 2 rows"):
+        plot_unit_weights(clf, info[:2])
+    plt.close("all")

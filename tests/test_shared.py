@@ -146,9 +146,11 @@ def test_set_output_pandas(cls):
 @pytest.mark.parametrize("cls", TRANSFORMERS, ids=[c.__name__ for c in TRANSFORMERS])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_transformer_preserves_float_dtype(cls, dtype):
-    est, X = _fit(make_instance(cls, **_seed(cls)), dtype=dtype)
-    assert est.transform(X).dtype == dtype
-    assert est.fit_transform(X).dtype == dtype
+    est = make_instance(cls, **_seed(cls))
+    X, y, side = make_test_data(est)
+    X = X.astype(dtype)
+    assert est.fit(X, y, **side).transform(X).dtype == dtype
+    assert est.fit_transform(X, y, **side).dtype == dtype
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)

@@ -5,5 +5,6 @@ the conventions of :mod:`sklearn.datasets`.
 """
 
 from ._dictionary import make_sparse_dictionary
+from ._residual import make_residual_units
 
-__all__ = ["make_sparse_dictionary"]
+__all__ = ["make_residual_units", "make_sparse_dictionary"]

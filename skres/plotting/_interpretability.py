@@ -1,0 +1,71 @@
+"""Plots for the interpretability estimators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from ._training import _import_pyplot
+
+
+def plot_unit_weights(aligner: Any, unit_info: Any = None, *, ax: Any = None) -> Any:
+    """Bar chart of how strongly a fitted ResiDualAligner reweights each unit.
+
+    Each bar is the root-mean-square of the unit's learned weights ``lambdas_[u]``
+    (1 = unchanged on average, 0 = switched off); units that are not adapted are
+    drawn empty. With ``unit_info`` (from
+    :func:`~skres.interpretability.extract_residual_units`) the bars are coloured by
+    unit type and labelled by layer and head.
+
+    Parameters
+    ----------
+    aligner : fitted :class:`~skres.interpretability.ResiDualAligner`
+    unit_info : pandas.DataFrame, default=None
+        One row per unit with columns ``type``, ``layer``, ``head``.
+    ax : matplotlib Axes, default=None
+        Where to draw; a new figure when ``None``.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    check_is_fitted(aligner, "n_params_")
+    rms = np.array(
+        [np.sqrt(np.mean(lam**2)) if lam.size else 0.0 for lam in aligner.lambdas_]
+    )
+    if ax is None:
+        plt = _import_pyplot()
+        _, ax = plt.subplots(
+            figsize=(max(4.0, 0.25 * len(rms) + 2), 3), layout="constrained"
+        )
+    positions = np.arange(len(rms))
+    if unit_info is not None and len(unit_info) != len(rms):
+        raise ValueError(
+            f"unit_info has {len(unit_info)} rows but the aligner has {len(rms)} units."
+        )
+    if unit_info is None:
+        colours = ["C0"] * len(rms)
+        labels = [str(u) for u in positions]
+    else:
+        palette = {"emb": "C2", "mlp": "C1", "head": "C0"}
+        colours = [palette.get(t, "C3") for t in unit_info["type"]]
+        labels = [
+            t if t == "emb" else f"{t[0]}{layer}" + (f".{head}" if head >= 0 else "")
+            for t, layer, head in zip(
+                unit_info["type"], unit_info["layer"], unit_info["head"], strict=True
+            )
+        ]
+    ax.bar(
+        positions,
+        rms,
+        color=colours,
+        edgecolor=["k" if a else "0.6" for a in aligner.unit_mask_],
+        fill=True,
+    )
+    ax.axhline(1.0, color="0.5", linestyle=":", linewidth=1)
+    ax.set_xticks(positions, labels, rotation=90, fontsize=7)
+    ax.set_ylabel("RMS of learned weights")
+    ax.set_title("ResiDual: reweighting per unit")
+    return ax

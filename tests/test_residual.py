@@ -1,0 +1,373 @@
+"""ResiDualAligner and extract_residual_units: spec heads_residual.md §7 C3, E1-E6."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.model_selection import GridSearchCV, PredefinedSplit
+
+from skres.datasets import make_residual_units
+from skres.interpretability import ResiDualAligner, extract_residual_units
+
+
+@pytest.fixture(scope="module")
+def splits():
+    """Train / validation / test / PCA draws sharing one planted geometry."""
+    return {
+        name: make_residual_units(n, random_state=seed)
+        for name, n, seed in (
+            ("train", 2000, 1),
+            ("val", 500, 2),
+            ("test", 2000, 3),
+            ("pca", 3000, 4),
+        )
+    }
+
+
+def _fit(splits, **params):
+    X, y, text = splits["train"]
+    return ResiDualAligner(
+        class_embeddings=text, device="cpu", random_state=0, **params
+    ).fit(X, y, X_pca=splits["pca"][0])
+
+
+# -------------------------------------------------------------------------- E1
+def test_identity_at_lambda_one():
+    X, y, _ = make_residual_units(300, random_state=0)
+    clf = ResiDualAligner(
+        max_epochs=1,
+        lr=1e-12,
+        early_stopping=False,
+        dtype="float64",
+        device="cpu",
+        random_state=0,
+    ).fit(X, y)
+    centred = (X - X.mean(axis=0)).sum(axis=1)
+    np.testing.assert_allclose(clf.transform(X), centred, atol=1e-5)
+    clf_mean = ResiDualAligner(
+        max_epochs=1,
+        lr=1e-12,
+        early_stopping=False,
+        add_mean=True,
+        dtype="float64",
+        device="cpu",
+        random_state=0,
+    ).fit(X, y)
+    np.testing.assert_allclose(clf_mean.transform(X), X.sum(axis=1), atol=1e-5)
+
+
+# -------------------------------------------------------------------------- E2
+def test_spectral_formula_and_not_its_transposed_variants():
+    rng = np.random.RandomState(0)
+    X, y, _ = make_residual_units(
+        400, n_units=3, n_dims=8, n_classes=2, nuisance_rank=3, random_state=1
+    )
+    clf = ResiDualAligner(
+        lambda_init="randn",
+        max_epochs=1,
+        lr=1e-12,
+        early_stopping=False,
+        dtype="float64",
+        device="cpu",
+        random_state=0,
+    ).fit(X, y)
+    units = clf.transform_units(X)
+    means, bases = clf.means_, clf.components_
+    assert bases.shape == (3, 8, 8)  # square bases: where the reference code erred
+    for u, lam in enumerate(clf.lambdas_):
+        centred = X[:, u] - means[u]
+        V = bases[u]
+        expected = ((centred @ V.T) * lam) @ V
+        np.testing.assert_allclose(units[:, u], expected, atol=1e-5)
+        transposed = ((centred @ V.T) * lam) @ V.T
+        coordinate = centred * lam
+        assert np.abs(units[:, u] - transposed).max() > 1e-2
+        assert np.abs(units[:, u] - coordinate).max() > 1e-2
+    np.testing.assert_allclose(clf.transform(X), units.sum(axis=1), atol=1e-8)
+    del rng
+
+
+# -------------------------------------------------------------------------- E3
+@pytest.mark.parametrize("tau", [0.5, 0.9, 0.99, 1.0])
+def test_truncation_counts(splits, tau):
+    X, y, _ = splits["train"]
+    clf = ResiDualAligner(
+        variance_threshold=tau,
+        max_epochs=1,
+        early_stopping=False,
+        device="cpu",
+        random_state=0,
+    ).fit(X, y)
+    centred = X - X.mean(axis=0)
+    for u in range(X.shape[1]):
+        variance = np.linalg.svd(centred[:, u], compute_uv=False) ** 2
+        cumulative = np.cumsum(variance) / variance.sum()
+        expected = (
+            variance.size
+            if tau == 1.0
+            else int(np.argmax(cumulative >= tau - 1e-12) + 1)
+        )
+        assert clf.n_components_[u] == expected
+        assert clf.lambdas_[u].shape == (expected,)
+    assert clf.n_params_ == clf.n_components_.sum()
+    if tau == 1.0:
+        assert (clf.n_components_ == X.shape[2]).all()
+
+
+def test_n_components_cap_and_unit_mask(splits):
+    X, y, text = splits["train"]
+    mask = np.zeros(X.shape[1], dtype=bool)
+    mask[:2] = True
+    clf = ResiDualAligner(
+        class_embeddings=text,
+        unit_mask=mask,
+        n_components=5,
+        max_epochs=2,
+        device="cpu",
+        random_state=0,
+    ).fit(X, y)
+    assert list(clf.n_components_) == [5, 5] + [0] * 10
+    assert clf.n_params_ == 10
+    assert clf.transform_units(X).shape == (len(X), 2, X.shape[2])
+    for passthrough in ("sum", "mean"):
+        other = ResiDualAligner(
+            class_embeddings=text,
+            unit_mask=mask,
+            passthrough=passthrough,
+            max_epochs=1,
+            early_stopping=False,
+            lr=1e-12,
+            dtype="float64",
+            device="cpu",
+            random_state=0,
+        ).fit(X, y)
+        rest = X[:, 2:].sum(axis=1) if passthrough == "sum" else X.mean(0)[2:].sum(0)
+        adapted = (X[:, :2] - X[:, :2].mean(axis=0)).sum(axis=1)
+        np.testing.assert_allclose(other.transform(X), adapted + rest, atol=1e-6)
+
+
+# -------------------------------------------------------------------------- E4
+def test_planted_synthetic_accuracies(splits):
+    X_test, y_test, text = splits["test"]
+    z = X_test.sum(axis=1)
+    z /= np.linalg.norm(z, axis=1, keepdims=True)
+    zero_shot = ((z @ text.T).argmax(axis=1) == y_test).mean()
+    full = _fit(splits).score(X_test, y_test)
+    tau99 = _fit(splits, variance_threshold=0.99)
+    tau90 = _fit(splits, variance_threshold=0.9).score(X_test, y_test)
+    coarse = _fit(splits, granularity="unit")
+    print(
+        f"zero-shot {zero_shot:.3f}, ResiDual {full:.3f}, tau=0.99 "
+        f"{tau99.score(X_test, y_test):.3f} ({tau99.n_params_} params), tau=0.9 "
+        f"{tau90:.3f}, coarse {coarse.score(X_test, y_test):.3f}"
+    )
+    assert zero_shot <= 0.45
+    assert full >= 0.97
+    assert tau99.score(X_test, y_test) >= 0.97
+    assert coarse.score(X_test, y_test) <= 0.93
+    assert coarse.score(X_test, y_test) <= full - 0.1
+    assert coarse.n_params_ == 12
+    assert tau90 <= 0.40  # variance-based truncation cuts the class directions
+
+
+@pytest.mark.parametrize("geometry_seed", [0, 3])
+def test_other_geometries_and_sizes(geometry_seed):
+    """ResiDual beats zero-shot by a wide margin on other planted geometries."""
+    kw = dict(geometry_seed=geometry_seed, n_units=8, n_dims=24, n_classes=5)
+    X, y, text = make_residual_units(1500, random_state=10, **kw)
+    X_test, y_test, _ = make_residual_units(1000, random_state=11, **kw)
+    clf = ResiDualAligner(class_embeddings=text, device="cpu", random_state=1).fit(X, y)
+    z = X_test.sum(axis=1)
+    zero_shot = ((z @ text.T).argmax(axis=1) == y_test).mean()
+    assert clf.score(X_test, y_test) >= 0.95
+    assert clf.score(X_test, y_test) >= zero_shot + 0.3
+
+
+# -------------------------------------------------------------------------- E5
+def test_probabilities_labels_and_logits(splits):
+    X, y, text = splits["train"]
+    labels = np.array(["cat", "dog", "eel", "fox"])[y]
+    clf = ResiDualAligner(
+        class_embeddings=text, max_epochs=3, device="cpu", random_state=0
+    ).fit(X[:500], labels[:500])
+    np.testing.assert_array_equal(clf.classes_, ["cat", "dog", "eel", "fox"])
+    proba = clf.predict_proba(X[:50])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(clf.predict(X[:50]), clf.classes_[proba.argmax(1)])
+    z = clf.transform(X[:50])
+    cosine = (z / np.linalg.norm(z, axis=1, keepdims=True)) @ (
+        text / np.linalg.norm(text, axis=1, keepdims=True)
+    ).T
+    np.testing.assert_allclose(
+        clf.decision_function(X[:50]), 100.0 * cosine, rtol=1e-4, atol=1e-3
+    )
+
+
+def test_class_means_when_no_embeddings_are_given(splits):
+    X, y, _ = splits["train"]
+    clf = ResiDualAligner(
+        max_epochs=1,
+        lr=1e-12,
+        early_stopping=False,
+        dtype="float64",
+        device="cpu",
+        random_state=0,
+    ).fit(X, y)
+    centred = (X - X.mean(axis=0)).sum(axis=1)
+    means = np.stack([centred[y == c].mean(axis=0) for c in range(4)])
+    np.testing.assert_allclose(
+        clf.class_embeddings_,
+        means / np.linalg.norm(means, axis=1, keepdims=True),
+        atol=1e-8,
+    )
+    fit_arg = ResiDualAligner(max_epochs=1, device="cpu").fit(
+        X, y, class_embeddings=np.eye(4, X.shape[2])
+    )
+    assert fit_arg.class_embeddings is None  # the constructor value is untouched
+    np.testing.assert_allclose(fit_arg.class_embeddings_, np.eye(4, X.shape[2]))
+
+
+# -------------------------------------------------------------------------- E6
+def test_grid_search_over_variance_threshold(splits):
+    X_train, y_train, text = splits["train"]
+    X_val, y_val, _ = splits["val"]
+    X = np.concatenate([X_train[:1000], X_val])
+    y = np.concatenate([y_train[:1000], y_val])
+    fold = np.r_[np.full(1000, -1), np.zeros(len(X_val))]
+    search = GridSearchCV(
+        ResiDualAligner(
+            class_embeddings=text, max_epochs=15, device="cpu", random_state=0
+        ),
+        {"variance_threshold": [0.9, 0.99, None]},
+        cv=PredefinedSplit(fold),
+    )
+    search.fit(X, y, X_pca=splits["pca"][0])
+    assert search.best_params_["variance_threshold"] in (0.99, None)
+    assert search.best_score_ >= 0.95
+
+
+# ------------------------------------------------------------------ bad input
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"passthrough": "keep"}, "passthrough must be one of"),
+        ({"granularity": "head"}, "granularity must be one of"),
+        ({"variance_threshold": 1.5}, r"variance_threshold must be in \(0, 1\]"),
+        ({"validation_fraction": 1.0}, r"validation_fraction must be in \(0, 1\)"),
+        ({"unit_mask": [True, False]}, r"unit_mask must be a boolean array of shape"),
+        ({"class_embeddings": np.ones((3, 32))}, r"class_embeddings must have shape"),
+    ],
+)
+def test_bad_parameters(splits, params, match):
+    X, y, _ = splits["train"]
+    with pytest.raises(ValueError, match=match):
+        ResiDualAligner(device="cpu", **params).fit(X[:100], y[:100])
+
+
+def test_bad_inputs(splits):
+    X, y, _ = splits["train"]
+    X = X[:100].copy()
+    clf = ResiDualAligner(max_epochs=1, device="cpu").fit(X, y[:100])
+    with pytest.raises(ValueError, match="expecting 12 features"):
+        clf.predict(X[:, :5])
+    with pytest.raises(ValueError, match=r"fitted on \(12, 32\)"):
+        clf.predict(X[:, :, :5])
+    with pytest.raises(ValueError, match="X_pca must have units of shape"):
+        ResiDualAligner(device="cpu").fit(X, y[:100], X_pca=X[:, :3])
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        ResiDualAligner(device="cpu").fit(X, np.zeros(100))
+    X[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        ResiDualAligner(device="cpu").fit(X, y[:100])
+
+
+# -------------------------------------------------------------------------- C3
+def _tiny_clip():
+    transformers = pytest.importorskip("transformers")
+    config = transformers.CLIPVisionConfig(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        image_size=32,
+        patch_size=8,
+        projection_dim=48,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.random.manual_seed(0)
+        return transformers.CLIPVisionModelWithProjection(config).eval()
+
+
+def test_units_sum_to_clip_image_embeds():
+    model = _tiny_clip()
+    images = torch.randn(5, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    units, info = extract_residual_units(model, images, batch_size=2)
+    assert units.shape == (5, 1 + 3 + 3 * 4, 48)
+    assert list(info.columns) == ["type", "layer", "head"]
+    assert (info["type"] == "head").sum() == 12
+    expected = model(pixel_values=images).image_embeds.detach().numpy()
+    assert np.abs(units.sum(axis=1) - expected).max() <= 1e-5
+    # Without projection the units sum to the normalised class token.
+    raw, _ = extract_residual_units(model, images, project=False)
+    pooled = model.vision_model(pixel_values=images).pooler_output.detach().numpy()
+    assert np.abs(raw.sum(axis=1) - pooled).max() <= 1e-5
+    assert model.training is False
+
+
+def test_unnormalised_stream_equals_encoder_output_and_hooks_are_removed():
+    model = _tiny_clip()
+    images = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    extract_residual_units(model, images)
+    assert all(
+        not m._forward_hooks and not m._forward_pre_hooks for m in model.modules()
+    )
+
+
+def test_units_sum_to_vit_output():
+    transformers = pytest.importorskip("transformers")
+    config = transformers.ViTConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=16,
+        patch_size=8,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.random.manual_seed(0)
+        model = transformers.ViTModel(config, add_pooling_layer=False).eval()
+    images = torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    units, _ = extract_residual_units(model, images)
+    expected = model(pixel_values=images).last_hidden_state[:, 0].detach().numpy()
+    assert np.abs(units.sum(axis=1) - expected).max() <= 1e-5
+
+
+def test_extract_rejects_unknown_models_and_shapes():
+    with pytest.raises(TypeError, match="CLIP vision model"):
+        extract_residual_units(torch.nn.Linear(2, 2), torch.zeros(1, 3, 4, 4))
+    model = _tiny_clip()
+    with pytest.raises(ValueError, match="pixel_values must have shape"):
+        extract_residual_units(model, torch.zeros(3, 32, 32))
+    with pytest.raises(ValueError, match="pooling must be"):
+        extract_residual_units(model, torch.zeros(1, 3, 32, 32), pooling="max")
+
+
+def test_units_sum_to_full_clip_model_image_features():
+    transformers = pytest.importorskip("transformers")
+    small = dict(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4
+    )
+    config = transformers.CLIPConfig(
+        vision_config=dict(image_size=16, patch_size=8, **small),
+        text_config=small,
+        projection_dim=24,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.random.manual_seed(0)
+        model = transformers.CLIPModel(config).eval()
+    images = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(3))
+    units, _ = extract_residual_units(model, images)
+    features = model.get_image_features(pixel_values=images)
+    features = getattr(features, "pooler_output", features).detach().numpy()
+    assert np.abs(units.sum(axis=1) - features).max() <= 1e-5
