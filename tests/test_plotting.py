@@ -57,3 +57,25 @@ def test_plot_unit_weights():
     with pytest.raises(ValueError, match="unit_info has 2 rows"):
         plot_unit_weights(clf, info[:2])
     plt.close("all")
+
+
+def test_plot_head_scores():
+    import matplotlib.pyplot as plt
+
+    from skres.datasets import make_planted_heads
+    from skres.interpretability import HeadRanker
+    from skres.plotting import plot_head_scores
+
+    X, dictionary, concept = make_planted_heads(
+        100, n_heads=12, planted_heads=(5,), random_state=0
+    )
+    head_index = np.column_stack([np.repeat(np.arange(3), 4), np.tile(np.arange(4), 3)])
+    ranker = HeadRanker(
+        dictionary, concept_ids=concept, n_atoms=5, top_k=2, head_index=head_index
+    ).fit(X)
+    ax = plot_head_scores(ranker)
+    grid = ax.images[0].get_array()
+    assert grid.shape == (3, 4)
+    np.testing.assert_allclose(grid[1, 1], ranker.scores_[5])
+    assert len(ax.patches) == 2
+    plt.close("all")

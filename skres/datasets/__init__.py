@@ -5,6 +5,7 @@ the conventions of :mod:`sklearn.datasets`.
 """
 
 from ._dictionary import make_sparse_dictionary
+from ._heads import make_planted_heads
 from ._residual import make_residual_units
 
-__all__ = ["make_residual_units", "make_sparse_dictionary"]
+__all__ = ["make_planted_heads", "make_residual_units", "make_sparse_dictionary"]

@@ -1,10 +1,29 @@
-"""Interpretability of transformers: residual-unit alignment and head analysis.
+"""Interpretability of transformers: attention-head ranking and residual alignment.
 
-Public names: :class:`ResiDualAligner` and :func:`extract_residual_units`. The
-functions that take a Hugging Face model never import transformers themselves.
+Estimators: :class:`HeadRanker` (Head Pursuit) and :class:`ResiDualAligner`
+(ResiDual). Hugging Face helpers, which take an already-built model and never import
+transformers themselves: :func:`extract_head_outputs`, :func:`edit_heads`,
+:func:`concept_token_ids`, :func:`extract_residual_units`,
+:func:`load_gguf_causal_lm`.
 """
 
-from .hooks import extract_residual_units
+from ._loading import load_gguf_causal_lm
+from .heads import HeadRanker, logit_lens_scores
+from .hooks import (
+    concept_token_ids,
+    edit_heads,
+    extract_head_outputs,
+    extract_residual_units,
+)
 from .residual import ResiDualAligner
 
-__all__ = ["ResiDualAligner", "extract_residual_units"]
+__all__ = [
+    "HeadRanker",
+    "ResiDualAligner",
+    "concept_token_ids",
+    "edit_heads",
+    "extract_head_outputs",
+    "extract_residual_units",
+    "load_gguf_causal_lm",
+    "logit_lens_scores",
+]

@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["extract_residual_units"]
+from .._validation import tensor_to_numpy
+
+__all__ = [
+    "concept_token_ids",
+    "edit_heads",
+    "extract_head_outputs",
+    "extract_residual_units",
+]
 
 
 @dataclass
@@ -106,9 +113,7 @@ def _pool(tokens: torch.Tensor, pooling: str) -> torch.Tensor:
     return tokens[:, 0] if pooling == "cls" else tokens.mean(dim=1)
 
 
-def _head_contributions(
-    z: torch.Tensor, out_proj: Any, n_heads: int
-) -> torch.Tensor:
+def _head_contributions(z: torch.Tensor, out_proj: Any, n_heads: int) -> torch.Tensor:
     """Per-head writes ``z_h W_O[:, h]^T + b_O / H`` of pooled ``z`` (b, H*dh)."""
     weight = out_proj.weight  # (d_model, H * d_head) for nn.Linear
     d_model = weight.shape[0]
@@ -274,3 +279,299 @@ def _linearise_layer_norm(
     if bias is not None:
         projected = projected + shares[None, :, None] * bias
     return projected
+
+
+# ---------------------------------------------------------------- attention heads
+@dataclass
+class _HeadLayout:
+    """Attention output projections of a transformer, one per layer."""
+
+    out_proj: list[Any]
+    n_heads: int
+    transposed: bool  # GPT-2 Conv1D: weight (H*d_head, d_model), rows per head
+
+
+def _head_layout(model: Any) -> _HeadLayout:
+    """Locate the attention output projection of every layer of an HF model."""
+    transformer = getattr(model, "transformer", None)
+    if transformer is not None and hasattr(transformer, "h"):  # GPT-2 family
+        return _HeadLayout(
+            [block.attn.c_proj for block in transformer.h],
+            int(transformer.config.n_head),
+            transposed=True,
+        )
+    if hasattr(model, "h") and hasattr(getattr(model, "config", None), "n_head"):
+        return _HeadLayout(
+            [block.attn.c_proj for block in model.h],
+            int(model.config.n_head),
+            transposed=True,
+        )
+    decoder = getattr(model, "model", model)
+    decoder = getattr(decoder, "language_model", decoder)
+    if hasattr(decoder, "layers") and hasattr(decoder.layers[0], "self_attn"):
+        # LLaMA, Mistral, Qwen2, SmolLM2, Gemma (GQA included: o_proj still takes
+        # n_heads * head_dim inputs).
+        heads = int(decoder.config.num_attention_heads)
+        return _HeadLayout(
+            [layer.self_attn.o_proj for layer in decoder.layers],
+            heads,
+            transposed=False,
+        )
+    try:
+        vision = _vision_layout(model)
+    except TypeError:
+        raise TypeError(
+            "extract_head_outputs and edit_heads support Hugging Face GPT-2, "
+            "LLaMA-family (LLaMA, Mistral, Qwen2, SmolLM2), CLIP vision and ViT "
+            f"models; got {type(model).__name__}."
+        ) from None
+    return _HeadLayout(vision.attention_out, vision.n_heads, transposed=False)
+
+
+def _head_weights(proj: Any, n_heads: int, transposed: bool) -> torch.Tensor:
+    """``W_O`` as (n_heads, d_head, d_model)."""
+    weight = proj.weight
+    if transposed:  # Conv1D: y = z @ W + b, W (H*dh, d)
+        return weight.view(n_heads, -1, weight.shape[1])
+    return weight.T.reshape(n_heads, -1, weight.shape[0])
+
+
+def _aggregate(
+    z: torch.Tensor, positions: Any, mask: torch.Tensor | None
+) -> torch.Tensor:
+    """Aggregate (b, t, f) over token positions into (b, f)."""
+    if mask is None:
+        mask = torch.ones(z.shape[:2], dtype=torch.bool, device=z.device)
+    if isinstance(positions, str) and positions == "last":
+        index = mask.shape[1] - 1 - mask.flip(1).long().argmax(dim=1)
+        return z[torch.arange(len(z), device=z.device), index]
+    weights = mask.to(z.dtype)
+    return (z * weights[..., None]).sum(dim=1) / weights.sum(dim=1).clamp_min(1)[
+        :, None
+    ]
+
+
+def extract_head_outputs(
+    model: torch.nn.Module,
+    inputs: Any,
+    *,
+    positions: Any = "mean",
+    batch_size: int = 16,
+    layers: Any = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-head residual-stream writes of a transformer, aggregated over positions.
+
+    The write of head ``h`` of layer ``l`` at a position is
+    ``z_{l,h} W_O[:, h]^T + b_O / H``: ``z`` is captured by a forward pre-hook on the
+    attention output projection (GPT-2 ``attn.c_proj``, LLaMA-family
+    ``self_attn.o_proj``, CLIP ``self_attn.out_proj``, ViT ``attention.o_proj``), so the
+    heads of a layer sum exactly to its attention output. Hooks are removed on exit.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A Hugging Face GPT-2, LLaMA-family (LLaMA, Mistral, Qwen2, SmolLM2, GQA
+        included), CLIP vision or ViT model.
+    inputs : dict or torch.Tensor
+        Tokeniser output (``input_ids``, ``attention_mask``, ...) or a tensor of
+        ``input_ids``; for vision models ``{"pixel_values": ...}`` or the pixel tensor.
+    positions : {"mean", "last"} or array-like of bool of shape (n, seq_len), \
+            default="mean"
+        Average over valid (attention-mask) tokens, take the last valid token, or
+        average over the tokens flagged by a mask (e.g. content tokens of a chat
+        prompt).
+    batch_size : int, default=16
+        Samples per forward pass.
+    layers : iterable of int, default=None
+        Layers to read (all when ``None``).
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_layers * n_heads, d_model)
+        Head writes, layer-major (the input of :class:`HeadRanker`).
+    head_index : ndarray of shape (n_layers * n_heads, 2)
+        ``(layer, head)`` of each column of ``X``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from transformers import GPT2Config, GPT2LMHeadModel
+    >>> from skres.interpretability import extract_head_outputs
+    >>> model = GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=2, n_head=4,
+    ...                                    vocab_size=50)).eval()
+    >>> X, head_index = extract_head_outputs(model, torch.randint(0, 50, (3, 7)))
+    >>> X.shape, head_index[:2].tolist()
+    ((3, 8, 32), [[0, 0], [0, 1]])
+    """
+    layout = _head_layout(model)
+    selected = (
+        list(range(len(layout.out_proj)))
+        if layers is None
+        else [int(i) for i in layers]
+    )
+    if not selected or min(selected) < 0 or max(selected) >= len(layout.out_proj):
+        raise ValueError(
+            f"layers must be indices in [0, {len(layout.out_proj)}); got {layers!r}."
+        )
+    if isinstance(inputs, torch.Tensor):
+        key = "pixel_values" if inputs.ndim == 4 else "input_ids"
+        inputs = {key: inputs}
+    inputs = dict(inputs)
+    n_samples = len(next(iter(inputs.values())))
+    position_mask = None
+    if not isinstance(positions, str):
+        position_mask = torch.as_tensor(
+            np.asarray(tensor_to_numpy(positions), dtype=bool)
+        )
+    elif positions not in ("mean", "last"):
+        raise ValueError(
+            f"positions must be 'mean', 'last' or a boolean mask; got {positions!r}."
+        )
+    parameter = next(model.parameters())
+    modules = [layout.out_proj[i] for i in selected]
+    outputs = []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode(), _recording(modules, inputs=True) as captured:
+            for begin in range(0, n_samples, max(1, int(batch_size))):
+                batch = {
+                    k: v[begin : begin + batch_size].to(parameter.device)
+                    if isinstance(v, torch.Tensor)
+                    else v
+                    for k, v in inputs.items()
+                }
+                if "pixel_values" in batch:
+                    batch["pixel_values"] = batch["pixel_values"].to(parameter.dtype)
+                model(**batch)
+                mask = batch.get("attention_mask")
+                if position_mask is not None:
+                    mask = position_mask[begin : begin + batch_size].to(
+                        parameter.device
+                    )
+                elif mask is not None:
+                    mask = mask.bool()
+                per_layer = []
+                for layer, z in zip(selected, captured, strict=True):
+                    pooled = _aggregate(z, positions, mask)  # type: ignore[arg-type]
+                    proj = layout.out_proj[layer]
+                    W = _head_weights(proj, layout.n_heads, layout.transposed)
+                    writes = torch.einsum(
+                        "bhk,hkd->bhd", pooled.view(len(pooled), layout.n_heads, -1), W
+                    )
+                    bias = getattr(proj, "bias", None)
+                    if bias is not None:
+                        writes = writes + bias / layout.n_heads
+                    per_layer.append(writes)
+                outputs.append(torch.cat(per_layer, dim=1).float().cpu())
+    finally:
+        model.train(was_training)
+    head_index = np.array(
+        [(layer, head) for layer in selected for head in range(layout.n_heads)],
+        dtype=np.int64,
+    )
+    return torch.cat(outputs).numpy(), head_index
+
+
+@contextlib.contextmanager
+def edit_heads(
+    model: torch.nn.Module, scales: dict[tuple[int, int], float]
+) -> Iterator[torch.nn.Module]:
+    """Scale the output of chosen attention heads during every forward pass.
+
+    Inside the ``with`` block each head ``(layer, head)`` writes ``alpha`` times its
+    normal output at every position (``alpha=-1`` flips it, as Head Pursuit does to
+    suppress a concept; ``0`` ablates it; ``5`` enhances it). Exactly equivalent to
+    scaling the head's slice of the output-projection weights; the model is
+    restored on exit, also after an exception.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model supported by :func:`extract_head_outputs`.
+    scales : dict of {(layer, head): float}
+        The factor for each edited head.
+
+    Yields
+    ------
+    model : torch.nn.Module
+        The same model, edited while the block runs.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from transformers import GPT2Config, GPT2LMHeadModel
+    >>> from skres.interpretability import edit_heads
+    >>> model = GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=2, n_head=4,
+    ...                                    vocab_size=50)).eval()
+    >>> ids = torch.randint(0, 50, (1, 5))
+    >>> with edit_heads(model, {(1, 2): 1.0}):
+    ...     same = model(ids).logits
+    >>> bool(torch.equal(same, model(ids).logits))
+    True
+    """
+    layout = _head_layout(model)
+    per_layer: dict[int, torch.Tensor] = {}
+    for (layer, head), alpha in scales.items():
+        if not (0 <= layer < len(layout.out_proj) and 0 <= head < layout.n_heads):
+            raise ValueError(
+                f"head {(layer, head)} does not exist: the model has "
+                f"{len(layout.out_proj)} layers of {layout.n_heads} heads."
+            )
+        factors = per_layer.setdefault(layer, torch.ones(layout.n_heads))
+        factors[head] = float(alpha)
+    handles = []
+    for layer, factors in per_layer.items():
+        proj = layout.out_proj[layer]
+
+        def pre_hook(module: Any, args: Any, factors: torch.Tensor = factors) -> Any:
+            z = args[0]
+            scale = factors.to(device=z.device, dtype=z.dtype)
+            shape = z.shape
+            edited = (z.reshape(*shape[:-1], len(scale), -1) * scale[:, None]).reshape(
+                shape
+            )
+            return (edited, *args[1:])
+
+        handles.append(proj.register_forward_pre_hook(pre_hook))
+    try:
+        yield model
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def concept_token_ids(
+    tokenizer: Any,
+    words: Any,
+    *,
+    variants: tuple[str, ...] = ("{w}", " {w}", "{W}", " {W}"),
+) -> np.ndarray:
+    """Token ids of a concept's words, in every surface form, all sub-tokens.
+
+    Byte-level BPE tokenisers (GPT-2, SmolLM2) give ``"red"`` and ``" red"``
+    different ids, so each word is tokenised in several variants (``{w}`` the word,
+    ``{W}`` capitalised) without special tokens, and every resulting id is kept.
+
+    Parameters
+    ----------
+    tokenizer : transformers tokenizer
+        Anything with ``encode(text, add_special_tokens=False)``.
+    words : iterable of str
+        The concept's words (e.g. colour names).
+    variants : tuple of str, default=("{w}", " {w}", "{W}", " {W}")
+        Format strings for the surface forms.
+
+    Returns
+    -------
+    ndarray of int
+        Sorted unique token ids (the rows of the concept dictionary).
+    """
+    ids: set[int] = set()
+    for word in words:
+        for variant in variants:
+            text = variant.format(w=word, W=word[:1].upper() + word[1:])
+            ids.update(int(i) for i in tokenizer.encode(text, add_special_tokens=False))
+    if not ids:
+        raise ValueError("words produced no token ids.")
+    return np.array(sorted(ids), dtype=np.int64)

@@ -69,3 +69,51 @@ def plot_unit_weights(aligner: Any, unit_info: Any = None, *, ax: Any = None) ->
     ax.set_ylabel("RMS of learned weights")
     ax.set_title("ResiDual: reweighting per unit")
     return ax
+
+
+def plot_head_scores(ranker: Any, *, ax: Any = None, annotate_top: bool = True) -> Any:
+    """Heatmap of a fitted HeadRanker's scores, layers by heads.
+
+    Parameters
+    ----------
+    ranker : fitted :class:`~skres.interpretability.HeadRanker`
+    ax : matplotlib Axes, default=None
+        Where to draw; a new figure when ``None``.
+    annotate_top : bool, default=True
+        Outline the selected heads.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    check_is_fitted(ranker, "scores_")
+    layers, heads = ranker.head_index_[:, 0], ranker.head_index_[:, 1]
+    grid = np.full((layers.max() + 1, heads.max() + 1), np.nan)
+    scores = np.where(np.isfinite(ranker.scores_), ranker.scores_, np.nan)
+    grid[layers, heads] = scores
+    if ax is None:
+        plt = _import_pyplot()
+        _, ax = plt.subplots(
+            figsize=(1.0 + 0.35 * grid.shape[1], 1.0 + 0.25 * grid.shape[0]),
+            layout="constrained",
+        )
+    image = ax.imshow(grid, aspect="auto", cmap="viridis", origin="lower")
+    ax.figure.colorbar(image, ax=ax, label=ranker.metric)
+    if annotate_top:
+        from matplotlib.patches import Rectangle
+
+        for layer, head in ranker.selected_head_index_:
+            ax.add_patch(
+                Rectangle(
+                    (head - 0.5, layer - 0.5),
+                    1,
+                    1,
+                    fill=False,
+                    edgecolor="red",
+                    linewidth=1.5,
+                )
+            )
+    ax.set_xlabel("head")
+    ax.set_ylabel("layer")
+    ax.set_title("Head Pursuit scores")
+    return ax

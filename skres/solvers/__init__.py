@@ -1,3 +1,8 @@
-"""skres.solvers: see the README's estimator table for what is planned here."""
+"""Reusable differentiable and batched numerics shared by skres estimators.
 
-__all__: list[str] = []
+:func:`somp` (simultaneous orthogonal matching pursuit, batched over problems).
+"""
+
+from .pursuit import SOMPResult, somp
+
+__all__ = ["SOMPResult", "somp"]

@@ -1,0 +1,398 @@
+"""Head Pursuit: rank attention heads by how well a concept's tokens explain them.
+
+Basile et al., "Head Pursuit: Probing Attention Specialization in Multimodal
+Transformers", NeurIPS 2025. Each head's residual-stream writes over a set of
+prompts are decomposed by simultaneous orthogonal matching pursuit on the
+(row-normalised) unembedding restricted to a concept's tokens; the fraction of the
+head's variance explained after ``n_atoms`` atoms ranks the heads. Flipping the sign
+of the top few heads (:func:`~skres.interpretability.edit_heads`) suppresses the
+concept in generation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import Tags, check_random_state
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from .._validation import (
+    check_option,
+    check_positive_int,
+    tensor_to_numpy,
+    validate_input,
+)
+from ..solvers import somp
+
+__all__ = ["HeadRanker", "logit_lens_scores"]
+
+_FLOAT_DTYPES = [np.float64, np.float32]
+
+
+def logit_lens_scores(X: Any, dictionary: Any, concept_ids: Any) -> np.ndarray:
+    """The paper's logit-lens baseline: mean concept logit of each head's writes.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_heads, d_model)
+        Per-head writes (:func:`~skres.interpretability.extract_head_outputs`).
+    dictionary : array-like of shape (vocab_size, d_model)
+        The unembedding.
+    concept_ids : array-like of int
+        The concept's token ids.
+
+    Returns
+    -------
+    ndarray of shape (n_heads,)
+        ``mean over samples and concept tokens of <x_h, u_t>``.
+    """
+    X = np.asarray(tensor_to_numpy(X), dtype=np.float64)
+    if X.ndim != 3:
+        raise ValueError(f"X must have shape (n_samples, n_heads, d); got {X.shape}.")
+    rows = np.asarray(tensor_to_numpy(dictionary), dtype=np.float64)[
+        np.asarray(concept_ids, dtype=np.int64)
+    ]
+    # mean_t <x, u_t> = <x, mean_t u_t>: one matrix-vector product per head.
+    return np.einsum("nhd,d->h", X, rows.mean(axis=0)) / X.shape[0]
+
+
+class HeadRanker(TransformerMixin, BaseEstimator):
+    """Rank attention heads by the variance a concept's tokens explain (Head Pursuit).
+
+    ``fit`` takes the per-head residual writes ``X`` of shape
+    ``(n_samples, n_heads, d_model)`` (from
+    :func:`~skres.interpretability.extract_head_outputs`) and runs simultaneous
+    orthogonal matching pursuit (:func:`skres.solvers.somp`) on every head at once,
+    with the row-normalised dictionary restricted to ``concept_ids``. A head's score
+    is the fraction of its (centred) variance explained after ``n_atoms`` atoms. A
+    2-D ``X`` of shape ``(n_samples, d)`` is a single head.
+
+    Parameters
+    ----------
+    dictionary : array-like of shape (vocab_size, d_model), default=None
+        Atoms as rows, typically the unembedding (``lm_head.weight``). ``None`` uses
+        the coordinate axes (SOMP then selects features). Can also be passed to
+        ``fit``, which avoids copying a large matrix on ``clone``.
+    concept_ids : array-like of int, default=None
+        Dictionary rows of the concept (e.g. from
+        :func:`~skres.interpretability.concept_token_ids`); all rows when ``None``
+        (interpretation mode).
+    n_atoms : int, default=50
+        SOMP iterations (the paper's 50); clipped to the concept size. Keep it well
+        below ``d_model``: when it reaches the head's rank every head scores 1.
+    top_k : int, default=8
+        Heads kept by ``selected_heads_`` and :meth:`transform`.
+    metric : {"evr", "explained_variance"}, default="evr"
+        The paper's explained-variance ratio, or that ratio times the head's total
+        variance (favours heads that write a lot; the ratio alone can rank a
+        nearly silent head first).
+    center : bool, default=True
+        Centre each head's writes before pursuit.
+    min_layer : int, default=0
+        Heads of earlier layers are never selected (``head_index`` needed when > 0).
+    head_index : array-like of shape (n_heads, 2), default=None
+        ``(layer, head)`` of each column of ``X``; used for ``min_layer``, the
+        random control and labels. ``None``: one layer of ``n_heads`` heads.
+    flatten : bool, default=True
+        :meth:`transform` returns ``(n_samples, top_k * d_model)`` (so the ranker fits
+        in a ``Pipeline``); ``False`` keeps ``(n_samples, top_k, d_model)``.
+    device : str or torch.device, default=None
+        Where the pursuit runs (CPU when ``None``); float64 throughout.
+
+    Attributes
+    ----------
+    scores_ : ndarray of shape (n_heads,)
+        Score of each head (``-inf`` below ``min_layer``).
+    evr_curves_ : ndarray of shape (n_heads, n_atoms)
+        Explained-variance ratio after each atom.
+    supports_ : ndarray of shape (n_heads, n_atoms)
+        Chosen dictionary rows (vocabulary ids), in selection order.
+    total_variance_ : ndarray of shape (n_heads,)
+        Total variance of each head's writes.
+    ranking_ : ndarray of shape (n_heads,)
+        Heads by decreasing score.
+    selected_heads_ : ndarray of shape (top_k,)
+        The ``top_k`` best heads (column indices of ``X``).
+    selected_head_index_ : ndarray of shape (top_k, 2)
+        Their ``(layer, head)``.
+    head_index_ : ndarray of shape (n_heads, 2)
+        ``(layer, head)`` of every column.
+    n_atoms_ : int
+        Atoms actually used.
+
+    References
+    ----------
+    .. [1] L. Basile, V. Maiorca, D. Doimo, F. Locatello, A. Cazzaniga. "Head
+       Pursuit: Probing Attention Specialization in Multimodal Transformers."
+       NeurIPS 2025. arXiv:2510.21518.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skres.datasets import make_planted_heads
+    >>> from skres.interpretability import HeadRanker
+    >>> X, dictionary, concept = make_planted_heads(random_state=0)
+    >>> ranker = HeadRanker(dictionary, concept_ids=concept, n_atoms=5, top_k=3)
+    >>> sorted(ranker.fit(X).selected_heads_.tolist())
+    [5, 17, 30]
+    """
+
+    def __init__(
+        self,
+        dictionary: Any = None,
+        *,
+        concept_ids: Any = None,
+        n_atoms: int = 50,
+        top_k: int = 8,
+        metric: str = "evr",
+        center: bool = True,
+        min_layer: int = 0,
+        head_index: Any = None,
+        flatten: bool = True,
+        device: Any = None,
+    ) -> None:
+        self.dictionary = dictionary
+        self.concept_ids = concept_ids
+        self.n_atoms = n_atoms
+        self.top_k = top_k
+        self.metric = metric
+        self.center = center
+        self.min_layer = min_layer
+        self.head_index = head_index
+        self.flatten = flatten
+        self.device = device
+
+    @classmethod
+    def _get_test_params(cls) -> dict[str, Any]:
+        return {"n_atoms": 3, "top_k": 1}
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    def _validate_heads(self, X: Any, *, reset: bool) -> np.ndarray:
+        X = validate_input(self, X, reset=reset, dtype=_FLOAT_DTYPES, allow_nd=True)
+        if X.ndim == 2:
+            X = X[:, None, :]
+        if X.ndim != 3:
+            raise ValueError(
+                "X must have shape (n_samples, n_heads, d_model) or (n_samples, "
+                f"d_model); got {X.ndim} dimensions."
+            )
+        if not reset and X.shape[1:] != (self.n_heads_, self.n_dims_):
+            raise ValueError(
+                f"X has heads of shape {X.shape[1:]}, but {type(self).__name__} was "
+                f"fitted on ({self.n_heads_}, {self.n_dims_})."
+            )
+        return X
+
+    def _resolve_dictionary(self, dictionary: Any, n_dims: int) -> np.ndarray:
+        if dictionary is None:
+            return np.eye(n_dims)
+        D = check_array(
+            tensor_to_numpy(dictionary), dtype=_FLOAT_DTYPES, input_name="dictionary"
+        )
+        if D.shape[1] != n_dims:
+            raise ValueError(
+                f"dictionary must have shape (vocab_size, {n_dims}) to match the "
+                f"heads' dimension; got {D.shape}."
+            )
+        return D
+
+    def fit(self, X: Any, y: Any = None, dictionary: Any = None) -> HeadRanker:
+        """Run SOMP on every head and rank the heads.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_heads, d_model) or (n_samples, d_model)
+            Per-head residual writes, aggregated over positions.
+        y : None
+            Ignored.
+        dictionary : array-like of shape (vocab_size, d_model), default=None
+            Overrides the constructor's ``dictionary`` for this fit.
+
+        Returns
+        -------
+        self : HeadRanker
+        """
+        check_option(self.metric, "metric", ("evr", "explained_variance"))
+        n_atoms = check_positive_int(self.n_atoms, "n_atoms")
+        top_k = check_positive_int(self.top_k, "top_k")
+        if isinstance(self.min_layer, bool) or not isinstance(
+            self.min_layer, int | np.integer
+        ):
+            raise ValueError(f"min_layer must be an integer; got {self.min_layer!r}.")
+        X_np = self._validate_heads(X, reset=True)
+        n_samples, n_heads, n_dims = X_np.shape
+        self.n_heads_, self.n_dims_ = n_heads, n_dims
+        D = self._resolve_dictionary(
+            dictionary if dictionary is not None else self.dictionary, n_dims
+        )
+        if self.concept_ids is None:
+            ids = np.arange(len(D))
+        else:
+            ids = np.unique(np.asarray(tensor_to_numpy(self.concept_ids)).ravel())
+            if (
+                ids.size == 0
+                or not np.issubdtype(ids.dtype, np.integer)
+                or ids.min() < 0
+                or ids.max() >= len(D)
+            ):
+                raise ValueError(
+                    f"concept_ids must be integer rows of the dictionary, in [0, "
+                    f"{len(D)}); got {self.concept_ids!r}."
+                )
+        if self.head_index is None:
+            head_index = np.column_stack(
+                [np.zeros(n_heads, dtype=np.int64), np.arange(n_heads)]
+            )
+        else:
+            head_index = np.asarray(self.head_index, dtype=np.int64)
+            if head_index.shape != (n_heads, 2):
+                raise ValueError(
+                    f"head_index must have shape ({n_heads}, 2): one (layer, head) "
+                    f"per column of X; got {head_index.shape}."
+                )
+        self.head_index_ = head_index
+
+        result = somp(
+            np.ascontiguousarray(X_np.transpose(1, 0, 2)),
+            D[ids],
+            min(n_atoms, len(ids)),
+            center=self.center,
+            device=self.device,
+        )
+        self.n_atoms_ = result.support.shape[1]
+        self.evr_curves_ = result.explained_variance_ratio
+        self.supports_ = ids[result.support]
+        centred = X_np - X_np.mean(axis=0) if self.center else X_np
+        self.total_variance_ = (centred.astype(np.float64) ** 2).sum(axis=(0, 2)) / max(
+            n_samples - 1, 1
+        )
+        scores = self.evr_curves_[:, -1].copy()
+        if self.metric == "explained_variance":
+            scores *= self.total_variance_
+        scores[head_index[:, 0] < self.min_layer] = -np.inf
+        self.scores_ = scores
+        self.ranking_ = np.argsort(-scores, kind="stable")
+        eligible = int(np.isfinite(scores).sum())
+        if eligible == 0:
+            raise ValueError(f"min_layer={self.min_layer} excludes every head.")
+        self.selected_heads_ = self.ranking_[: min(top_k, eligible)]
+        self.selected_head_index_ = head_index[self.selected_heads_]
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """The selected heads' writes, ``X[:, selected_heads_]``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, top_k * d_model), or (n_samples, top_k, d_model)
+        with ``flatten=False``.
+        """
+        check_is_fitted(self)
+        X_np = self._validate_heads(X, reset=False)
+        out = X_np[:, self.selected_heads_]
+        return out.reshape(len(out), -1) if self.flatten else out
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """``L{layer}H{head}_{j}`` for each output column (flattened)."""
+        check_is_fitted(self)
+        return np.asarray(
+            [
+                f"L{layer}H{head}_{j}"
+                for layer, head in self.selected_head_index_
+                for j in range(self.n_dims_)
+            ],
+            dtype=object,
+        )
+
+    def random_control(
+        self, n_sets: int = 10, *, same_layer: bool = True, random_state: Any = None
+    ) -> list[np.ndarray]:
+        """Random head sets for the paper's control, disjoint from the selection.
+
+        Each set has the same number of heads per layer as ``selected_heads_``
+        (``same_layer=True``); where a layer has too few unselected heads, the
+        missing ones are drawn from any other eligible layer.
+
+        Returns
+        -------
+        list of ndarray
+            ``n_sets`` arrays of column indices of ``X``.
+        """
+        check_is_fitted(self)
+        rng = check_random_state(random_state)
+        selected = set(self.selected_heads_.tolist())
+        layers = self.head_index_[:, 0]
+        eligible = np.flatnonzero(np.isfinite(self.scores_))
+        free = np.array([h for h in eligible if h not in selected])
+        sets = []
+        for _ in range(check_positive_int(n_sets, "n_sets")):
+            chosen: list[int] = []
+            if same_layer:
+                wanted = layers[self.selected_heads_]
+                for layer in np.unique(wanted):
+                    pool = [h for h in free if layers[h] == layer and h not in chosen]
+                    take = min(int((wanted == layer).sum()), len(pool))
+                    chosen += (
+                        rng.choice(pool, take, replace=False).tolist() if take else []
+                    )
+            missing = len(self.selected_heads_) - len(chosen)
+            pool = [h for h in free if h not in chosen]
+            if missing > len(pool):
+                raise ValueError("not enough unselected heads for a random control.")
+            chosen += (
+                rng.choice(pool, missing, replace=False).tolist() if missing else []
+            )
+            sets.append(np.array(sorted(chosen), dtype=np.int64))
+        return sets
+
+    def explain(
+        self,
+        X: Any,
+        head: int,
+        *,
+        dictionary: Any = None,
+        tokenizer: Any = None,
+        n_tokens: int = 5,
+    ) -> list[Any]:
+        """The tokens that best explain one head: SOMP on the whole dictionary.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_heads, d_model)
+            The writes the ranker was fitted on (or new ones).
+        head : int
+            Column of ``X``.
+        dictionary : array-like, default=None
+            Overrides the constructor's dictionary (the full unembedding).
+        tokenizer : transformers tokenizer, default=None
+            Decode ids to strings when given.
+        n_tokens : int, default=5
+            How many atoms to pursue (the paper lists five per head).
+
+        Returns
+        -------
+        list of int or str
+            Token ids (or decoded tokens), in selection order.
+        """
+        check_is_fitted(self)
+        X_np = self._validate_heads(X, reset=False)
+        if not 0 <= head < self.n_heads_:
+            raise ValueError(f"head must be in [0, {self.n_heads_}); got {head}.")
+        D = self._resolve_dictionary(
+            dictionary if dictionary is not None else self.dictionary, self.n_dims_
+        )
+        ids = (
+            somp(X_np[:, head], D, n_tokens, center=self.center, device=self.device)
+            .support[0]
+            .tolist()
+        )
+        if tokenizer is None:
+            return ids
+        return [tokenizer.decode([i]) for i in ids]

@@ -1,0 +1,219 @@
+"""Simultaneous orthogonal matching pursuit, batched over independent problems.
+
+SOMP picks, one at a time, the dictionary atoms that best explain *all* rows of a
+data matrix at once: at each step the atom whose correlations with the current
+residuals have the largest l1 norm over samples, followed by a least-squares refit
+of the data on every atom chosen so far. Head Pursuit (Basile et al., NeurIPS 2025)
+runs it on each attention head's residual writes with the unembedding as
+dictionary.
+
+This implementation keeps the correlations ``G = X D^T`` of the (centred) data with
+the atoms, and represents the orthonormal basis ``Q`` of the chosen atoms only by its
+inner products with the atoms (``Q D^T``) and with the data (``X Q^T``), updated by
+Gram-Schmidt in float64 (as OMP implementations on the Gram matrix do). The residual
+correlations after ``t`` atoms are ``G - (X Q^T)(Q D^T)``, a rank-one update per
+step, so a step costs O((n + t) v) per problem plus one row of ``D D^T``, instead of
+a least-squares solve in feature space; all problems (heads) advance together as one
+batched tensor operation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._validation import tensor_to_numpy
+
+__all__ = ["SOMPResult", "somp"]
+
+
+@dataclass
+class SOMPResult:
+    """Output of :func:`somp`, one row per problem.
+
+    Attributes
+    ----------
+    support : ndarray of shape (n_problems, n_atoms), int
+        Chosen atom indices (rows of the dictionary) in selection order.
+    explained_variance_ratio : ndarray of shape (n_problems, n_atoms)
+        Fraction of the (centred) data's total variance explained by the
+        least-squares reconstruction after each step; non-decreasing, in [0, 1].
+        Zero for problems with no variance.
+    coef : ndarray of shape (n_problems, n_samples, n_atoms)
+        Least-squares coefficients of each sample on the chosen atoms (normalised
+        atoms when ``normalize_atoms``), in selection order.
+    atom_weights : ndarray of shape (n_problems, n_atoms)
+        l2 norm over samples of each chosen atom's coefficients.
+    mean : ndarray of shape (n_problems, n_features)
+        Per-problem mean that was removed (zeros without centring).
+    """
+
+    support: np.ndarray
+    explained_variance_ratio: np.ndarray
+    coef: np.ndarray
+    atom_weights: np.ndarray
+    mean: np.ndarray
+
+
+def somp(
+    X: Any,
+    dictionary: Any,
+    n_atoms: int = 50,
+    *,
+    center: bool = True,
+    normalize_atoms: bool = True,
+    atom_mask: Any = None,
+    device: Any = None,
+) -> SOMPResult:
+    """Simultaneous orthogonal matching pursuit of one or many data matrices.
+
+    Parameters
+    ----------
+    X : array-like or torch.Tensor of shape (n_samples, n_features) or \
+            (n_problems, n_samples, n_features)
+        Data; each problem (e.g. each attention head) is pursued independently, all
+        in one batch.
+    dictionary : array-like of shape (n_atoms_total, n_features)
+        Atoms as rows (e.g. the unembedding matrix, or its concept rows).
+    n_atoms : int, default=50
+        Atoms to select; clipped to the number of usable atoms.
+    center : bool, default=True
+        Remove each problem's mean over samples first (explained variance is then
+        variance around the mean).
+    normalize_atoms : bool, default=True
+        Scale atoms to unit norm (so selection does not favour long atoms).
+    atom_mask : array-like of bool of shape (n_atoms_total,), default=None
+        Atoms allowed to be chosen; zero-norm atoms are never chosen.
+    device : str or torch.device, default=None
+        Where to compute (``None``: the device of ``X`` if it is a tensor, else CPU).
+        Computation is in float64.
+
+    Returns
+    -------
+    SOMPResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skres.solvers import somp
+    >>> rng = np.random.default_rng(0)
+    >>> D = rng.standard_normal((40, 8))
+    >>> X = rng.standard_normal((30, 2)) @ D[[3, 17]]
+    >>> result = somp(X, D, n_atoms=2)
+    >>> sorted(result.support[0].tolist())
+    [3, 17]
+    >>> bool(result.explained_variance_ratio[0, -1] > 0.999)
+    True
+    """
+    if device is None:
+        device = X.device if isinstance(X, torch.Tensor) else torch.device("cpu")
+    # Copies: never share memory with (possibly read-only) caller arrays.
+    data = torch.tensor(np.asarray(tensor_to_numpy(X), dtype=np.float64), device=device)
+    single = data.ndim == 2
+    if single:
+        data = data[None]
+    if data.ndim != 3:
+        raise ValueError(
+            "X must have shape (n_samples, n_features) or (n_problems, n_samples, "
+            f"n_features); got {tuple(data.shape)}."
+        )
+    atoms = torch.tensor(
+        np.asarray(tensor_to_numpy(dictionary), dtype=np.float64), device=device
+    )
+    if atoms.ndim != 2 or atoms.shape[1] != data.shape[2]:
+        raise ValueError(
+            f"dictionary must have shape (n_atoms, {data.shape[2]}) to match X; got "
+            f"{tuple(atoms.shape)}."
+        )
+    if not (torch.isfinite(data).all() and torch.isfinite(atoms).all()):
+        raise ValueError("X and dictionary must be finite (no NaN or infinity).")
+    if (
+        isinstance(n_atoms, bool)
+        or not isinstance(n_atoms, int | np.integer)
+        or n_atoms < 1
+    ):
+        raise ValueError(f"n_atoms must be a positive integer; got {n_atoms!r}.")
+
+    norms = atoms.norm(dim=1)
+    usable = norms > 0
+    if atom_mask is not None:
+        mask = torch.as_tensor(
+            np.asarray(tensor_to_numpy(atom_mask), dtype=bool), device=device
+        )
+        if mask.shape != usable.shape:
+            raise ValueError(
+                f"atom_mask must have shape ({atoms.shape[0]},); got "
+                f"{tuple(mask.shape)}."
+            )
+        usable &= mask
+    if normalize_atoms:
+        atoms = atoms / norms.clamp_min(1e-300)[:, None]
+    n_problems, n_samples, n_features = data.shape
+    k = min(int(n_atoms), int(usable.sum()))
+    if k == 0:
+        raise ValueError("no usable atom: the dictionary rows are all zero or masked.")
+
+    mean = data.mean(dim=1, keepdim=True) if center else torch.zeros_like(data[:, :1])
+    centred = data - mean
+    total = (centred**2).sum(dim=(1, 2))  # (P,)
+    initial = centred @ atoms.T  # (P, n, v): X D^T, kept
+    correlations = initial.clone()  # residual correlations R D^T, updated
+    squared_norms = (atoms**2).sum(dim=1)  # (v,)
+    blocked = (~usable).expand(n_problems, -1).clone()
+    # The orthonormal basis Q of the chosen atoms is never formed in feature space:
+    # only its inner products with the atoms (Q D^T) and with the data (X Q^T).
+    basis_atoms = torch.zeros(
+        n_problems, k, atoms.shape[0], dtype=data.dtype, device=device
+    )
+    basis_data = torch.zeros(n_problems, n_samples, k, dtype=data.dtype, device=device)
+    support = torch.zeros(n_problems, k, dtype=torch.long, device=device)
+    explained = torch.zeros(n_problems, k, dtype=data.dtype, device=device)
+    captured = torch.zeros(n_problems, dtype=data.dtype, device=device)
+    rows = torch.arange(n_problems, device=device)
+    for step in range(k):
+        scores = torch.linalg.vector_norm(correlations, ord=1, dim=1)
+        scores.masked_fill_(blocked, -torch.inf)
+        chosen = scores.argmax(dim=1)
+        support[:, step] = chosen
+        blocked[rows, chosen] = True
+        # Gram-Schmidt of the new atom a against Q, through inner products only:
+        # q = (a - Q^T c) / |a - Q^T c| with c = Q a, so that
+        # q D^T = (a D^T - c^T Q D^T) / norm and X q = (X a - (X Q^T) c) / norm.
+        coeff = basis_atoms[rows, :step, chosen]  # (P, step)
+        gram_row = atoms[chosen] @ atoms.T  # (P, v)
+        norm2 = squared_norms[chosen] - (coeff**2).sum(dim=1)
+        # An atom (numerically) in the span adds nothing: its basis row stays zero.
+        valid = norm2 > 1e-10 * squared_norms[chosen]
+        scale = torch.where(
+            valid, norm2.clamp_min(1e-300).rsqrt(), torch.zeros_like(norm2)
+        )
+        new_atoms = (
+            gram_row - (coeff[:, None, :] @ basis_atoms[:, :step])[:, 0]
+        ) * scale[:, None]
+        new_data = (
+            initial[rows, :, chosen]
+            - (basis_data[:, :, :step] @ coeff[:, :, None])[..., 0]
+        ) * scale[:, None]
+        basis_atoms[:, step] = new_atoms
+        basis_data[:, :, step] = new_data
+        correlations.baddbmm_(new_data[:, :, None], new_atoms[:, None, :], alpha=-1)
+        captured += (new_data**2).sum(dim=1)
+        explained[:, step] = torch.where(
+            total > 0, captured / total.clamp_min(1e-300), torch.zeros_like(captured)
+        )
+
+    chosen_atoms = atoms[support]  # (P, k, d)
+    coef = torch.linalg.lstsq(
+        chosen_atoms.transpose(1, 2), centred.transpose(1, 2)
+    ).solution.transpose(1, 2)
+    result = SOMPResult(
+        support=support.cpu().numpy(),
+        explained_variance_ratio=explained.clamp(0.0, 1.0).cpu().numpy(),
+        coef=coef.cpu().numpy(),
+        atom_weights=coef.norm(dim=1).cpu().numpy(),
+        mean=mean[:, 0].cpu().numpy(),
+    )
+    return result
