@@ -5,5 +5,6 @@ the conventions of :mod:`sklearn.datasets`.
 """
 
 from ._dictionary import make_sparse_dictionary
+from ._ppci import make_causal_digits, make_visible_treatment
 
-__all__ = ["make_sparse_dictionary"]
+__all__ = ["make_sparse_dictionary", "make_causal_digits", "make_visible_treatment"]
