@@ -395,11 +395,11 @@ class _BaseDERM(MetaEstimatorMixin, BaseEstimator):
                 "around the DERM estimator, not inside it)."
             )
         if sklearn.get_config()["enable_metadata_routing"]:
+            given = {"settings": settings, "sample_weight": sample_weight}
             routed = process_routing(
                 self,
                 "fit",
-                settings=settings,
-                sample_weight=sample_weight,
+                **{k: v for k, v in given.items() if v is not None},
                 **fit_params,
             )
             inner_params = dict(routed.estimator.fit)
@@ -421,7 +421,11 @@ class _BaseDERM(MetaEstimatorMixin, BaseEstimator):
             check_classification_targets(y)
             self.classes_ = np.unique(y)
         n = X.shape[0]
-        sw = check_sample_weight(sample_weight, X) if sample_weight is not None else None
+        sw = (
+            check_sample_weight(sample_weight, np.empty(n))
+            if sample_weight is not None
+            else None
+        )
         if settings is None:
             warnings.warn(
                 f"{type(self).__name__} was fitted without settings: this is plain "
