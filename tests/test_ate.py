@@ -26,7 +26,9 @@ def test_d8_difference_in_means_is_exact():
     y, T, _ = _rct(300, rng)
     res = prediction_powered_ate(y, T, method="dim")
     assert res.ate == y[T == 1].mean() - y[T == 0].mean()
-    se = np.sqrt(y[T == 1].var(ddof=1) / T.sum() + y[T == 0].var(ddof=1) / (T == 0).sum())
+    se = np.sqrt(
+        y[T == 1].var(ddof=1) / T.sum() + y[T == 0].var(ddof=1) / (T == 0).sum()
+    )
     assert res.se == pytest.approx(se, rel=1e-12)
     welch = stats.ttest_ind(y[T == 1], y[T == 0], equal_var=False)
     assert res.p_value == pytest.approx(welch.pvalue, rel=1e-9)

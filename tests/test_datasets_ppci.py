@@ -71,7 +71,9 @@ def test_causal_digits_design_and_colours():
     assert np.abs(corner[W == 0] - [0.0, 1.0, 0.0]).max() < 0.2
     # The null effect holds in the sample: stratified contrast near 0.
     y = d.y
-    strata = [y[(T == 1) & (W == w)].mean() - y[(T == 0) & (W == w)].mean() for w in (0, 1)]
+    strata = [
+        y[(T == 1) & (W == w)].mean() - y[(T == 0) & (W == w)].mean() for w in (0, 1)
+    ]
     assert np.mean(strata) == pytest.approx(0.0, abs=0.25)
 
 

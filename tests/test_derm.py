@@ -114,9 +114,7 @@ def test_independence_weighting_factorises_the_joint(n, seed):
     w, _ = derm_weights(y, z, weighting="independence", clip=0.0)
     joint = np.zeros((3, 2))
     np.add.at(joint, (z, y), w / w.sum())
-    np.testing.assert_allclose(
-        joint, np.outer(joint.sum(1), joint.sum(0)), atol=1e-12
-    )
+    np.testing.assert_allclose(joint, np.outer(joint.sum(1), joint.sum(0)), atol=1e-12)
     np.testing.assert_allclose(joint.sum(1), np.bincount(z, minlength=3) / n)
 
 
@@ -231,7 +229,11 @@ def test_d5_causal_digits_soft_shifts():
                 g = model.predict_proba(test.X) @ model.classes_
                 biases.setdefault((name, target), []).append(
                     treatment_effect_bias(
-                        g, test.y, test.treatment, test.covariates, propensity="logistic"
+                        g,
+                        test.y,
+                        test.treatment,
+                        test.covariates,
+                        propensity="logistic",
                     )
                 )
     mean = {k: float(np.mean(v)) for k, v in biases.items()}
@@ -270,12 +272,16 @@ def test_d7_pipeline_and_grid_search_route_settings():
         pipe.fit(data.X, data.y, settings=data.settings)
         assert pipe[-1].cell_table_ is not None
         cv = KFold(3, shuffle=True, random_state=0)
-        search = GridSearchCV(
-            pipe, {"dermclassifier__clip": [1e-3, 1e-2]}, cv=cv
-        ).fit(data.X, data.y, settings=data.settings)
+        search = GridSearchCV(pipe, {"dermclassifier__clip": [1e-3, 1e-2]}, cv=cv).fit(
+            data.X, data.y, settings=data.settings
+        )
         assert search.best_estimator_[-1].sample_weight_.shape == (600,)
         res = cross_validate(
-            pipe, data.X, data.y, cv=cv, params={"settings": data.settings},
+            pipe,
+            data.X,
+            data.y,
+            cv=cv,
+            params={"settings": data.settings},
             return_estimator=True,
         )
     for (train, _), est in zip(cv.split(data.X), res["estimator"], strict=True):
@@ -339,8 +345,10 @@ class _TorchLogistic(ClassifierMixin, BaseEstimator):
         gen = torch.Generator().manual_seed(int(self.random_state or 0))
         Xt = torch.as_tensor(np.asarray(X), dtype=torch.float64)
         yt = torch.as_tensor(np.asarray(y), dtype=torch.float64)
-        w = torch.ones_like(yt) if sample_weight is None else torch.as_tensor(
-            np.asarray(sample_weight), dtype=torch.float64
+        w = (
+            torch.ones_like(yt)
+            if sample_weight is None
+            else torch.as_tensor(np.asarray(sample_weight), dtype=torch.float64)
         )
         self.weight_seen_ = w.numpy().copy()
         lin = torch.nn.Linear(Xt.shape[1], 1).double()
@@ -464,8 +472,12 @@ def test_inner_estimator_is_cloned_and_seeded():
 
 def test_delegation_and_predict_expected():
     data = make_causal_digits(400, random_state=2)
-    derm = _quiet(DERMClassifier(LogisticRegression(max_iter=300)).fit,
-                  data.X, data.y, settings=data.settings)
+    derm = _quiet(
+        DERMClassifier(LogisticRegression(max_iter=300)).fit,
+        data.X,
+        data.y,
+        settings=data.settings,
+    )
     proba = derm.predict_proba(data.X)
     np.testing.assert_allclose(derm.predict_expected(data.X), proba @ derm.classes_)
     np.testing.assert_array_equal(derm.predict(data.X), derm.estimator_.predict(data.X))

@@ -138,9 +138,10 @@ def _aggregate(
         )
     W_unit = None
     if W is not None:
-        W_unit = np.stack(
-            [np.bincount(codes, weights=w, minlength=g) for w in W.T], axis=1
-        ) / counts[:, None]
+        W_unit = (
+            np.stack([np.bincount(codes, weights=w, minlength=g) for w in W.T], axis=1)
+            / counts[:, None]
+        )
     return y_unit, t_mean.astype(np.int64), W_unit
 
 
@@ -155,7 +156,9 @@ def _propensity(propensity: Any, T: np.ndarray, W: np.ndarray | None) -> np.ndar
         propensity = LogisticRegression()
     if hasattr(propensity, "fit"):
         if not is_classifier(propensity) or not hasattr(propensity, "predict_proba"):
-            raise TypeError("a propensity model must be a classifier with predict_proba.")
+            raise TypeError(
+                "a propensity model must be a classifier with predict_proba."
+            )
         if W is None:
             raise ValueError("a propensity model needs covariates.")
         model = clone(propensity).fit(W, T)
@@ -301,9 +304,7 @@ def prediction_powered_ate(
     if y.ndim != 1:
         raise ValueError(f"y_pred must be 1-D; got shape {y.shape}.")
     n = y.shape[0]
-    y = check_side_array(y, name="y_pred", n_samples=n, numeric=True).astype(
-        np.float64
-    )
+    y = check_side_array(y, name="y_pred", n_samples=n, numeric=True).astype(np.float64)
     T = check_treatment(treatment, n_samples=n)
     W = _as_2d(covariates, n)
     if groups is not None:

@@ -255,7 +255,9 @@ def derm_weights(
         where=(joint_counts > 0) & (denominator > 0),
     )
     weights = cell_w[joint]
-    sw = check_sample_weight(sample_weight, y_arr) if sample_weight is not None else None
+    sw = (
+        check_sample_weight(sample_weight, y_arr) if sample_weight is not None else None
+    )
     if normalize:
         total = weights.sum()
         if total <= 0:
@@ -272,7 +274,10 @@ def derm_weights(
     observed = np.flatnonzero(joint_counts > 0)
     table = pd.DataFrame(
         {
-            **{f"setting_{j}": z_rows[observed // n_y, j] for j in range(z_rows.shape[1])},
+            **{
+                f"setting_{j}": z_rows[observed // n_y, j]
+                for j in range(z_rows.shape[1])
+            },
             "y": y_labels[observed % n_y],
             "count": joint_counts[observed].astype(np.int64),
             "p_joint": p_joint[observed],
@@ -371,7 +376,9 @@ class _BaseDERM(MetaEstimatorMixin, BaseEstimator):
     def _check_params(self) -> None:
         check_option(self.weighting, "weighting", ("derm", "independence"))
         check_positive_float(self.clip, "clip", allow_zero=True)
-        check_option(self.zero_weight_policy, "zero_weight_policy", ("drop", "keep_eps"))
+        check_option(
+            self.zero_weight_policy, "zero_weight_policy", ("drop", "keep_eps")
+        )
         check_option(self.normalize, "normalize", (True, False))
 
     def _y_bins(self) -> Any:
@@ -662,7 +669,7 @@ class DERMClassifier(ClassifierMixin, _BaseDERM):
         -------
         self : DERMClassifier
         """
-        return self._fit(X, y, settings, sample_weight, fit_params)  # type: ignore[no-any-return]
+        return self._fit(X, y, settings, sample_weight, fit_params)
 
     @available_if(_inner_has("predict_proba"))
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -859,4 +866,4 @@ class DERMRegressor(RegressorMixin, _BaseDERM):
         -------
         self : DERMRegressor
         """
-        return self._fit(X, y, settings, sample_weight, fit_params)  # type: ignore[no-any-return]
+        return self._fit(X, y, settings, sample_weight, fit_params)

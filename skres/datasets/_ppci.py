@@ -255,7 +255,9 @@ def make_causal_digits(
         padded = np.pad(ink[U == 1], ((0, 0), (_PAD, _PAD), (_PAD, _PAD)))
         ink[U == 1] = np.einsum("ij,njk,lk->nil", S, padded, S)
     ink = ink[..., None]
-    images = ink * _PEN[T][:, None, None, :] + (1 - ink) * _BACKGROUND[W][:, None, None, :]
+    images = (
+        ink * _PEN[T][:, None, None, :] + (1 - ink) * _BACKGROUND[W][:, None, None, :]
+    )
     images = images + noise * rng.standard_normal(images.shape)
     return Bunch(
         X=images.reshape(n, -1),
