@@ -716,6 +716,21 @@ class DERMClassifier(ClassifierMixin, _BaseDERM):
         check_is_fitted(self)
         return np.asarray(self.estimator_.decision_function(self._validate_X(X)))
 
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Mean accuracy of ``predict(X)`` against ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        float
+        """
+        return float(super().score(X, y, sample_weight=sample_weight))
+
     @available_if(_inner_has("predict_proba"))
     def predict_expected(self, X: Any) -> np.ndarray:
         """Expected outcome ``sum_k k * p_k(x)`` for numeric (ordinal, count) labels.
@@ -836,6 +851,21 @@ class DERMRegressor(RegressorMixin, _BaseDERM):
 
     def _y_bins(self) -> Any:
         return self.y_bins
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Coefficient of determination R^2 of ``predict(X)`` against ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        float
+        """
+        return float(super().score(X, y, sample_weight=sample_weight))
 
     def fit(
         self,
