@@ -39,15 +39,18 @@ def test_d8_aipw_unbiased_with_nominal_coverage():
     # [0.904, 0.996], inside which the spec's [0.92, 0.98] sits.
     rng = np.random.RandomState(1)
     tau, n_sims = 0.5, 200
-    est, covered = np.empty(n_sims), np.empty(n_sims, dtype=bool)
+    est, ses = np.empty(n_sims), np.empty(n_sims)
+    covered = np.empty(n_sims, dtype=bool)
     for s in range(n_sims):
         y, T, W = _rct(400, rng, tau)
         res = prediction_powered_ate(y, T, W)
-        est[s] = res.ate
+        est[s], ses[s] = res.ate, res.se
         covered[s] = res.ci[0] <= tau <= res.ci[1]
     mc_se = est.std(ddof=1) / np.sqrt(n_sims)
     assert abs(est.mean() - tau) <= 3 * mc_se
     assert 0.92 <= covered.mean() <= 0.98
+    # The influence-function SE matches the sampling spread of the estimate.
+    assert 0.85 <= ses.mean() / est.std(ddof=1) <= 1.15
 
 
 @settings(max_examples=30, deadline=None)

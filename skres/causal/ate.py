@@ -286,7 +286,7 @@ def prediction_powered_ate(
     >>> y = 0.5 * T + W + rng.normal(size=1000)
     >>> res = prediction_powered_ate(y, T, W)
     >>> round(res.ate, 2), res.ci[0] < 0.5 < res.ci[1]
-    (0.5, True)
+    (0.59, True)
     """
     check_option(method, "method", ("aipw", "dim"))
     check_option(agg, "agg", ("sum", "mean"))

@@ -203,9 +203,9 @@ def derm_weights(
     >>> from skres.causal.derm import derm_weights
     >>> y = np.array([0, 1, 1, 0, 1, 1, 1, 1])
     >>> z = np.array([0, 0, 0, 0, 1, 1, 1, 1])
-    >>> w, table = derm_weights(y, z, normalize=False)
+    >>> w, table = derm_weights(y, z)
     >>> w.round(3).tolist()  # the deterministic setting z=1 gets weight 0
-    [5.0, 5.0, 5.0, 5.0, 0.0, 0.0, 0.0, 0.0]
+    [2.0, 2.0, 2.0, 2.0, 0.0, 0.0, 0.0, 0.0]
     """
     check_option(weighting, "weighting", ("derm", "independence"))
     clip = check_positive_float(clip, "clip", allow_zero=True)
@@ -631,7 +631,7 @@ class DERMClassifier(ClassifierMixin, _BaseDERM):
     >>> train = make_visible_treatment(n_samples=2000, random_state=0)
     >>> clf = DERMClassifier().fit(train.X, train.y, settings=train.settings)
     >>> round(clf.effective_n_ / 2000, 2), clf.zero_weight_fraction_
-    (0.83, 0.0)
+    (0.57, 0.0)
     """
 
     _default_estimator = LogisticRegression
