@@ -552,3 +552,14 @@ def test_tensor_and_dataframe_inputs():
     names = pd.DataFrame(data.X, columns=[f"x{i}" for i in range(8)])
     named = DERMClassifier().fit(names, data.y, settings=data.settings)
     assert list(named.feature_names_in_) == list(names.columns)
+
+
+def test_weights_take_any_discrete_labels():
+    data = make_visible_treatment(300, random_state=5)
+    ref, _ = derm_weights(data.y, data.settings)
+    shifted, _ = derm_weights(data.y + 0.5, data.settings)  # float labels
+    np.testing.assert_allclose(shifted, ref)
+    labels = np.where(data.y == 1, "yes", "no")
+    derm = DERMClassifier().fit(data.X, labels, settings=data.settings)
+    np.testing.assert_array_equal(derm.classes_, ["no", "yes"])
+    np.testing.assert_allclose(derm.sample_weight_, ref)

@@ -97,16 +97,9 @@ def _encode_settings(settings: Any, n_samples: int) -> tuple[np.ndarray, np.ndar
     return cell.ravel().astype(np.int64), rows
 
 
-def _outcome_codes(
-    y: np.ndarray, y_bins: Any, *, discrete: bool
-) -> tuple[np.ndarray, np.ndarray]:
+def _outcome_codes(y: np.ndarray, y_bins: Any) -> tuple[np.ndarray, np.ndarray]:
     """Discrete outcome codes for ``P(Y, Z)``: the labels, or quantile/edge bins."""
     if y_bins is None:
-        if not discrete and not np.all(y == np.round(y)):
-            raise ValueError(
-                "y is continuous, so P(Y, settings) is undefined: pass y_bins (a "
-                "number of quantile bins or an array of bin edges) to DERMRegressor."
-            )
         labels, codes = np.unique(y, return_inverse=True)
         return codes.ravel().astype(np.int64), labels
     if isinstance(y_bins, numbers.Integral) and not isinstance(y_bins, bool):
@@ -166,7 +159,8 @@ def derm_weights(
     Parameters
     ----------
     y : array-like of shape (n_samples,)
-        Outcomes. Numeric labels enter ``Var(Y | Z)`` by value (ordinal or count
+        Outcomes, taken as discrete labels unless ``y_bins`` is given. Numeric
+        labels enter ``Var(Y | Z)`` by value (ordinal or count
         outcomes, as in the paper); non-numeric labels through their one-hot
         encoding (trace of the covariance, ``1 - sum_k p_k**2``).
     settings : array-like of shape (n_samples,) or (n_samples, n_settings)
@@ -221,10 +215,10 @@ def derm_weights(
     numeric = y_arr.dtype.kind in "biuf"
     if numeric and not np.all(np.isfinite(y_arr.astype(np.float64))):
         raise ValueError("y contains NaN or infinity.")
+    if y_bins is not None and not numeric:
+        raise TypeError("y_bins needs a numeric y.")
     y_codes, y_labels = _outcome_codes(
-        y_arr.astype(np.float64) if numeric else y_arr,
-        y_bins,
-        discrete=not numeric or y_bins is not None,
+        y_arr.astype(np.float64) if y_bins is not None else y_arr, y_bins
     )
     n_z, n_y = z_rows.shape[0], y_labels.shape[0]
     joint = cell_z * n_y + y_codes
@@ -384,6 +378,9 @@ class _BaseDERM(MetaEstimatorMixin, BaseEstimator):
     def _y_bins(self) -> Any:
         return None
 
+    def _check_outcome(self, y: np.ndarray) -> None:
+        """Raise if ``y`` cannot be used for ``P(Y, settings)``."""
+
     def _fit(
         self,
         X: Any,
@@ -444,6 +441,7 @@ class _BaseDERM(MetaEstimatorMixin, BaseEstimator):
             weights = np.ones(n) if sw is None else sw
             self.cell_table_ = None
         else:
+            self._check_outcome(y)
             weights, table = derm_weights(
                 y,
                 settings,
@@ -851,6 +849,13 @@ class DERMRegressor(RegressorMixin, _BaseDERM):
 
     def _y_bins(self) -> Any:
         return self.y_bins
+
+    def _check_outcome(self, y: np.ndarray) -> None:
+        if self.y_bins is None and not np.all(y == np.round(y)):
+            raise ValueError(
+                "y is continuous, so P(Y, settings) is undefined: pass y_bins (a "
+                "number of quantile bins or an array of bin edges) to DERMRegressor."
+            )
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Coefficient of determination R^2 of ``predict(X)`` against ``y``.
