@@ -6,6 +6,13 @@ the conventions of :mod:`sklearn.datasets`.
 
 from ._dictionary import make_sparse_dictionary
 from ._heads import make_planted_heads
+from ._ppci import make_causal_digits, make_visible_treatment
 from ._residual import make_residual_units
 
-__all__ = ["make_planted_heads", "make_residual_units", "make_sparse_dictionary"]
+__all__ = [
+    "make_causal_digits",
+    "make_planted_heads",
+    "make_residual_units",
+    "make_sparse_dictionary",
+    "make_visible_treatment",
+]

@@ -38,8 +38,15 @@ def estimator_test_instances() -> list[BaseEstimator]:
 
 
 def fit_metadata(estimator: BaseEstimator) -> tuple[str, ...]:
-    """Names of the side arrays ``estimator.fit`` requests by default."""
-    requests = estimator.get_metadata_routing().fit.requests
+    """Names of the side arrays ``estimator.fit`` requests by default.
+
+    For a meta-estimator (whose routing is a ``MetadataRouter``) these are the
+    arrays it consumes itself, not those it routes to its inner estimator.
+    """
+    routing = estimator.get_metadata_routing()
+    if not hasattr(routing, "fit"):  # a MetadataRouter: take its own requests
+        routing = BaseEstimator.get_metadata_routing(estimator)
+    requests = routing.fit.requests
     return tuple(sorted(k for k, v in requests.items() if v is True))
 
 
