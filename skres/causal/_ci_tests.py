@@ -96,9 +96,7 @@ def gcm_from_products(
     return pvalues, stat
 
 
-def _degenerate_guard(
-    ss_res: np.ndarray, ss_tot: np.ndarray, tol: float
-) -> np.ndarray:
+def _degenerate_guard(ss_res: np.ndarray, ss_tot: np.ndarray, tol: float) -> np.ndarray:
     """True where a residual sum of squares is <= ``tol`` times the total one.
 
     A learned block that is an exact function of the conditioning set (the
@@ -246,17 +244,17 @@ def gcm_regression(
                 [_residuals(regressor, features, Y[:, c]) for c in range(Y.shape[1])]
             )
         y_degenerate = _degenerate_guard(np.sum(ry**2, axis=0), ss_y, tol)
-        R = np.stack([ry[:, np.asarray(b)] * rx[:, None] for b in blocks])
+        products = [ry[:, np.asarray(b)] * rx[:, None] for b in blocks]
         if len({len(b) for b in blocks}) == 1:
             p, s = gcm_from_products(
-                R, gcm_type=gcm_type, n_bootstrap=n_bootstrap, rng=rng
+                np.stack(products), gcm_type=gcm_type, n_bootstrap=n_bootstrap, rng=rng
             )
         else:  # ragged blocks: one call per block
             ps = [
                 gcm_from_products(
                     r[None], gcm_type=gcm_type, n_bootstrap=n_bootstrap, rng=rng
                 )
-                for r in R
+                for r in products
             ]
             p, s = np.array([a[0][0] for a in ps]), np.array([a[1][0] for a in ps])
         pvalues[:, col], statistics[:, col] = p, s

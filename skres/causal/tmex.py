@@ -228,7 +228,9 @@ class TMEXScorer(BaseEstimator):
         check_positive_float(self.degenerate_tol, "degenerate_tol", allow_zero=True)
         if isinstance(self.regressor, str):
             check_option(self.regressor, "regressor", ("linear",))
-        elif not (hasattr(self.regressor, "fit") and hasattr(self.regressor, "predict")):
+        elif not (
+            hasattr(self.regressor, "fit") and hasattr(self.regressor, "predict")
+        ):
             raise TypeError(
                 "regressor must be 'linear' or a scikit-learn regressor with fit and "
                 f"predict; got {type(self.regressor).__name__}."
@@ -320,16 +322,26 @@ class TMEXScorer(BaseEstimator):
                 rng = np.random.default_rng(int(rs))
             else:
                 rng = np.random.default_rng(check_random_state(rs).randint(2**31 - 1))
-        common = {"tol": float(self.degenerate_tol)}
+        tol = float(self.degenerate_tol)
         if self.ci_test == "kci":
             return kci(
-                X, Z, self.blocks_, self.test_latents_, epsilon=self.kci_epsilon, **common
+                X,
+                Z,
+                self.blocks_,
+                self.test_latents_,
+                epsilon=self.kci_epsilon,
+                tol=tol,
             )
-        gcm = {"gcm_type": self.gcm_type, "n_bootstrap": self.n_bootstrap, "rng": rng}
+        kw: dict[str, Any] = {
+            "gcm_type": self.gcm_type,
+            "n_bootstrap": self.n_bootstrap,
+            "rng": rng,
+            "tol": tol,
+        }
         if isinstance(self.regressor, str):
-            return gcm_linear(X, Z, self.blocks_, self.test_latents_, **gcm, **common)
+            return gcm_linear(X, Z, self.blocks_, self.test_latents_, **kw)
         return gcm_regression(
-            X, Z, self.blocks_, self.test_latents_, self.regressor, **gcm, **common
+            X, Z, self.blocks_, self.test_latents_, self.regressor, **kw
         )
 
     def _resolve_expected(
@@ -488,9 +500,7 @@ class _TMEXRepresentationScorer:
         return f"make_tmex_scorer(normalize={self.normalize}{sep}{args})"
 
 
-def make_tmex_scorer(
-    *, normalize: bool = False, **params: Any
-) -> Callable[..., float]:
+def make_tmex_scorer(*, normalize: bool = False, **params: Any) -> Callable[..., float]:
     """Make a scorer that ranks representations by T-MEX, for model selection.
 
     The returned callable ``scorer(estimator, X, y)`` computes

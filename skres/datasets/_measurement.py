@@ -21,7 +21,11 @@ from sklearn.utils import check_random_state
 
 from .._validation import check_option, check_positive_float, check_positive_int
 
-__all__ = ["make_contaminated_proxy", "make_linear_gaussian_scm", "make_measurement_model"]
+__all__ = [
+    "make_contaminated_proxy",
+    "make_linear_gaussian_scm",
+    "make_measurement_model",
+]
 
 _SETTINGS = ("identity", "permuted", "rotated", "mixed", "one_pair_mixed")
 
@@ -73,7 +77,9 @@ def make_linear_gaussian_scm(
         raise ValueError(f"edge_prob must be in [0, 1]; got {edge_prob!r}.")
     low, high = weight_range
     if not 0 <= low <= high:
-        raise ValueError(f"weight_range must satisfy 0 <= low <= high; got {weight_range}.")
+        raise ValueError(
+            f"weight_range must satisfy 0 <= low <= high; got {weight_range}."
+        )
     rng = check_random_state(random_state)
     mask = np.tril(rng.random_sample((d, d)) < edge_prob, k=-1)
     A = mask * rng.uniform(low, high, (d, d)) * rng.choice([-1.0, 1.0], (d, d))

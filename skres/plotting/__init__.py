@@ -3,6 +3,7 @@
 Install with ``pip install "skres[plot]"``.
 """
 
+from ._tmex import plot_pvalue_heatmap
 from ._training import plot_training_history
 
-__all__ = ["plot_training_history"]
+__all__ = ["plot_training_history", "plot_pvalue_heatmap"]
