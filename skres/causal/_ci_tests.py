@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import linalg, stats
 from sklearn.base import clone
 
 __all__ = ["adjust_pvalues", "gcm_from_products", "gcm_linear", "gcm_regression", "kci"]
@@ -142,12 +142,16 @@ def gcm_linear(
     Zs = _standardize(Z)
     Ys = _standardize(Y)
     ss_y = np.sum(Ys**2, axis=0)  # n for non-constant columns, 0 otherwise
-    gram = Zs.T @ Zs
-    P = np.linalg.inv(gram)
-    beta = P @ (Zs.T @ Ys)  # (d, p)
-    r_full = Ys - Zs @ beta  # (n, p)
+    # Thin QR keeps the conditioning of Z (not of Z^T Z): Z = Q R gives
+    # beta = R^-1 Q^T Y, P = R^-1 R^-T and Z P[:, j] = Q R^-T[:, j].
+    Q, Rfac = np.linalg.qr(Zs)
+    Rinv = linalg.solve_triangular(Rfac, np.eye(d))
+    QtY = Q.T @ Ys
+    beta = Rinv @ QtY  # (d, p)
+    r_full = Ys - Q @ QtY  # (n, p)
     J = np.asarray(test_latents)
-    rX = (Zs @ P[:, J]) / np.diag(P)[J]  # (n, t)
+    diag_P = np.sum(Rinv[J] ** 2, axis=1)
+    rX = (Q @ Rinv.T[:, J]) / diag_P  # (n, t)
     beta_J = beta[J].T  # (p, t): beta[j, c] as [c, j]
     ss_x = np.sum(rX**2, axis=0)  # (t,)
     cross = r_full.T @ rX  # (p, t), zero up to round-off
