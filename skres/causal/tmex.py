@@ -472,7 +472,7 @@ class TMEXScorer(BaseEstimator):
             )
         pvalues, _, _ = self._pvalues(X, Z)
         _, adjacency = self._decide(pvalues)
-        return -float(np.sum(adjacency != self.expected_))
+        return float(-int(np.sum(adjacency != self.expected_)))
 
 
 class _TMEXRepresentationScorer:
@@ -492,7 +492,7 @@ class _TMEXRepresentationScorer:
             )
         Z_hat = estimator.transform(X)
         tmex = TMEXScorer(**self.params).fit(Z_hat, y)
-        return 1.0 - tmex.normalized_score_ if self.normalize else -float(tmex.score_)
+        return 1.0 - tmex.normalized_score_ if self.normalize else float(-tmex.score_)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
@@ -527,15 +527,17 @@ def make_tmex_scorer(*, normalize: bool = False, **params: Any) -> Callable[...,
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn.decomposition import FastICA
+    >>> from sklearn.preprocessing import FunctionTransformer
     >>> from skres.causal import make_tmex_scorer
     >>> rng = np.random.default_rng(0)
-    >>> Z = rng.laplace(size=(2000, 3))          # independent latents
-    >>> X = Z @ rng.standard_normal((3, 3))      # mixed observations
-    >>> scorer = make_tmex_scorer(expected="match")
-    >>> ica = FastICA(whiten="unit-variance", random_state=0).fit(X)
-    >>> scorer(ica, X, Z)                        # ICA unmixes: no violation
-    -0.0
+    >>> Z = rng.standard_normal((1000, 2))        # true latents
+    >>> X = Z[:, ::-1] * [2.0, -0.5]              # observed: swapped and rescaled
+    >>> scorer = make_tmex_scorer()
+    >>> scorer(FunctionTransformer().fit(X), X, Z)   # blocks in the wrong order
+    -4.0
+    >>> unswap = FunctionTransformer(lambda A: A[:, ::-1]).fit(X)
+    >>> scorer(unswap, X, Z)
+    0.0
     """
     TMEXScorer(**params)._check_params()
     return _TMEXRepresentationScorer(bool(normalize), dict(params))
