@@ -455,3 +455,14 @@ def test_bad_data():
     collinear = np.column_stack([Z, Z[:, 0] - 2 * Z[:, 1]])
     with pytest.raises(ValueError, match="collinear"):
         TMEXScorer().fit(Z_hat, collinear)
+
+
+def test_pickle_round_trip_keeps_results():
+    import pickle
+
+    Z_hat, Z, _ = make_measurement_model(300, 4, setting="permuted", random_state=2)
+    t = TMEXScorer("match").fit(Z_hat, Z)
+    restored = pickle.loads(pickle.dumps(t))
+    np.testing.assert_array_equal(restored.pvalues_, t.pvalues_)
+    np.testing.assert_array_equal(restored.matching_, t.matching_)
+    assert restored.score(Z_hat, Z) == t.score(Z_hat, Z) == -t.score_
