@@ -23,13 +23,14 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
+from .._base import SkresTags
 from .._validation import (
     check_option,
     check_positive_float,
     check_positive_int,
     validate_input,
 )
-from ._ci_tests import adjust_pvalues, gcm_linear, gcm_regression, kci
+from ._ci_tests import adjust_pvalues, gcm_linear, gcm_regression, kci, pcm
 
 __all__ = ["TMEXScorer", "make_tmex_scorer"]
 
@@ -67,15 +68,17 @@ class TMEXScorer(BaseEstimator):
         Hungarian assignment on the absolute Spearman correlation, then identity
         (an extension; the paper assumes the order is known). Or an explicit 0/1
         matrix.
-    ci_test : {"gcm", "kci"}, default="gcm"
+    ci_test : {"gcm", "pcm", "kci"}, default="gcm"
         Generalised covariance measure (Shah & Peters 2020; the paper's scalable
-        choice) or the kernel conditional-independence test (Zhang et al. 2011;
-        ``O(n^3)`` per pair).
+        choice), projected covariance measure (Lundborg et al. 2022; the paper's
+        5-latent experiment; one-column blocks; tests conditional *mean*
+        independence, one-sided, randomised by sample splitting) or the kernel
+        conditional-independence test (Zhang et al. 2011; ``O(n^3)`` per pair).
     regressor : "linear" or scikit-learn regressor, default="linear"
         Regressions of the GCM. ``"linear"`` is OLS in closed form for all pairs at
         once (exact; equal to ``LinearRegression()`` to round-off). A regressor
-        object is cloned for every regression (``n_tested * (1 + p)`` fits). Ignored
-        by ``"kci"``.
+        object is cloned for every regression (``n_tested * (1 + p)`` fits). PCM
+        uses OLS with intercept for ``"linear"``. Ignored by ``"kci"``.
     alpha : float, default=0.05
         Level of each test (after ``correction``).
     correction : {None, "bonferroni", "holm", "fdr_bh"}, default=None
@@ -92,6 +95,10 @@ class TMEXScorer(BaseEstimator):
         maximum studentised covariance with a multiplier bootstrap.
     n_bootstrap : int, default=499
         Bootstrap draws for ``gcm_type="max"``.
+    pcm_rep : int, default=9
+        Sample-splitting repetitions of ``"pcm"`` (statistics are averaged).
+    pcm_test_split : float, default=0.5
+        Fraction of samples in the test half of each ``"pcm"`` split.
     kci_epsilon : float, default=1e-3
         Ridge of the kernel regression on the conditioning set in ``"kci"``.
     degenerate_tol : float, default=1e-12
@@ -100,7 +107,8 @@ class TMEXScorer(BaseEstimator):
         gets p = 1: nothing is left that could depend on ``Z_j``. Without this guard
         the p-value of an exact identity is decided by floating-point round-off.
     random_state : int, RandomState instance or None, default=None
-        Seeds the multiplier bootstrap of ``gcm_type="max"`` (the only randomness).
+        Seeds the sample splits of ``"pcm"`` and the multiplier bootstrap of
+        ``gcm_type="max"`` (the only randomness).
 
     Attributes
     ----------
@@ -155,7 +163,9 @@ class TMEXScorer(BaseEstimator):
        2025. arXiv:2505.17708.
     .. [2] Shah, Peters. "The hardness of conditional independence testing and the
        generalised covariance measure." Annals of Statistics 48(3), 2020.
-    .. [3] Zhang, Peters, Janzing, Schoelkopf. "Kernel-based conditional
+    .. [3] Lundborg, Kim, Shah, Samworth. "The projected covariance measure for
+       assumption-lean variable significance testing." 2022. arXiv:2211.02039.
+    .. [4] Zhang, Peters, Janzing, Schoelkopf. "Kernel-based conditional
        independence test and application in causal discovery." UAI 2011.
 
     Examples
@@ -184,6 +194,8 @@ class TMEXScorer(BaseEstimator):
         test_latents: Any = None,
         gcm_type: str = "quadratic",
         n_bootstrap: int = 499,
+        pcm_rep: int = 9,
+        pcm_test_split: float = 0.5,
         kci_epsilon: float = 1e-3,
         degenerate_tol: float = 1e-12,
         random_state: Any = None,
@@ -197,6 +209,8 @@ class TMEXScorer(BaseEstimator):
         self.test_latents = test_latents
         self.gcm_type = gcm_type
         self.n_bootstrap = n_bootstrap
+        self.pcm_rep = pcm_rep
+        self.pcm_test_split = pcm_test_split
         self.kci_epsilon = kci_epsilon
         self.degenerate_tol = degenerate_tol
         self.random_state = random_state
@@ -214,8 +228,11 @@ class TMEXScorer(BaseEstimator):
         tags.target_tags.single_output = True
         return tags
 
+    def __skres_tags__(self) -> SkresTags:
+        return SkresTags(stochastic=self.ci_test == "pcm")
+
     def _check_params(self) -> None:
-        check_option(self.ci_test, "ci_test", ("gcm", "kci"))
+        check_option(self.ci_test, "ci_test", ("gcm", "pcm", "kci"))
         check_option(self.gcm_type, "gcm_type", ("quadratic", "max"))
         check_option(self.correction, "correction", _CORRECTIONS)
         alpha_ok = isinstance(self.alpha, numbers.Real) and not isinstance(
@@ -224,6 +241,15 @@ class TMEXScorer(BaseEstimator):
         if not alpha_ok or not 0.0 < float(self.alpha) < 1.0:
             raise ValueError(f"alpha must be a number in (0, 1); got {self.alpha!r}.")
         check_positive_int(self.n_bootstrap, "n_bootstrap")
+        check_positive_int(self.pcm_rep, "pcm_rep")
+        split_ok = isinstance(self.pcm_test_split, numbers.Real) and not isinstance(
+            self.pcm_test_split, bool
+        )
+        if not split_ok or not 0.0 < float(self.pcm_test_split) < 1.0:
+            raise ValueError(
+                "pcm_test_split must be a number in (0, 1); got "
+                f"{self.pcm_test_split!r}."
+            )
         check_positive_float(self.kci_epsilon, "kci_epsilon")
         check_positive_float(self.degenerate_tol, "degenerate_tol", allow_zero=True)
         if isinstance(self.regressor, str):
@@ -314,7 +340,13 @@ class TMEXScorer(BaseEstimator):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         self._check_latents(X, Z)
         rng = None
-        if self.gcm_type == "max" and any(len(b) > 1 for b in self.blocks_):
+        multi = any(len(b) > 1 for b in self.blocks_)
+        if self.ci_test == "pcm" and multi:
+            raise ValueError(
+                "ci_test='pcm' tests one-column blocks only (as in the reference); "
+                "use ci_test='gcm' for multi-column blocks."
+            )
+        if self.ci_test == "pcm" or (self.gcm_type == "max" and multi):
             rs = self.random_state
             if rs is None:
                 rng = np.random.default_rng()
@@ -323,6 +355,19 @@ class TMEXScorer(BaseEstimator):
             else:
                 rng = np.random.default_rng(check_random_state(rs).randint(2**31 - 1))
         tol = float(self.degenerate_tol)
+        if self.ci_test == "pcm":
+            assert rng is not None
+            return pcm(
+                X,
+                Z,
+                self.blocks_,
+                self.test_latents_,
+                self.regressor,
+                rep=self.pcm_rep,
+                test_split=float(self.pcm_test_split),
+                rng=rng,
+                tol=tol,
+            )
         if self.ci_test == "kci":
             return kci(
                 X,
