@@ -79,3 +79,26 @@ def test_plot_head_scores():
     np.testing.assert_allclose(grid[1, 1], ranker.scores_[5])
     assert len(ax.patches) == 2
     plt.close("all")
+
+
+def test_plot_pvalue_heatmap():
+    import matplotlib.pyplot as plt
+
+    from skres.causal import TMEXScorer
+    from skres.datasets import make_measurement_model
+    from skres.plotting import plot_pvalue_heatmap
+
+    Z_hat, Z, _ = make_measurement_model(
+        500, 4, setting="one_pair_mixed", random_state=0
+    )
+    tmex = TMEXScorer().fit(Z_hat, Z)
+    ax = plot_pvalue_heatmap(tmex)
+    assert ax.get_title().startswith(f"T-MEX = {tmex.score_} of 16")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["Z_0", "Z_1", "Z_2", "Z_3"]
+    assert len(ax.patches) == 4  # one outline per expected edge
+    offsets = ax.collections[0].get_offsets()
+    np.testing.assert_array_equal(np.asarray(offsets), [[1, 0]])  # the violation
+    assert len(ax.texts) == 16
+    with pytest.raises(ValueError, match="entries"):
+        plot_pvalue_heatmap(tmex, latent_names=["a"])
+    plt.close("all")

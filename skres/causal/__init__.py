@@ -1,20 +1,24 @@
 """Causal inference on scientific experiments and representations.
 
-Public estimators: :class:`SparseAutoencoder` (the SAE of exploratory causal
-inference). More arrive with their issues (Neural Effect Search, T-MEX,
-shifted-node finding). :class:`DERMClassifier` and :class:`DERMRegressor` train
-predictors for prediction-powered treatment effects
-(:func:`prediction_powered_ate`, :func:`treatment_effect_bias`).
+* :class:`SparseAutoencoder`: the SAE of exploratory causal inference.
+* :class:`DERMClassifier`, :class:`DERMRegressor`: predictors trained for
+  prediction-powered treatment effects (:func:`prediction_powered_ate`,
+  :func:`treatment_effect_bias`).
+* :class:`TMEXScorer`: test-based measurement exclusivity of learned
+  representations, with :func:`make_tmex_scorer` for model selection.
 """
 
 from .ate import prediction_powered_ate, treatment_effect_bias
 from .derm import DERMClassifier, DERMRegressor
 from .sae import SparseAutoencoder
+from .tmex import TMEXScorer, make_tmex_scorer
 
 __all__ = [
-    "SparseAutoencoder",
-    "DERMRegressor",
     "DERMClassifier",
+    "DERMRegressor",
+    "SparseAutoencoder",
+    "TMEXScorer",
+    "make_tmex_scorer",
     "prediction_powered_ate",
     "treatment_effect_bias",
 ]

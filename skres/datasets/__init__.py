@@ -6,11 +6,19 @@ the conventions of :mod:`sklearn.datasets`.
 
 from ._dictionary import make_sparse_dictionary
 from ._heads import make_planted_heads
+from ._measurement import (
+    make_contaminated_proxy,
+    make_linear_gaussian_scm,
+    make_measurement_model,
+)
 from ._ppci import make_causal_digits, make_visible_treatment
 from ._residual import make_residual_units
 
 __all__ = [
     "make_causal_digits",
+    "make_contaminated_proxy",
+    "make_linear_gaussian_scm",
+    "make_measurement_model",
     "make_planted_heads",
     "make_residual_units",
     "make_sparse_dictionary",

@@ -4,6 +4,12 @@ Install with ``pip install "skres[plot]"``.
 """
 
 from ._interpretability import plot_head_scores, plot_unit_weights
+from ._tmex import plot_pvalue_heatmap
 from ._training import plot_training_history
 
-__all__ = ["plot_head_scores", "plot_training_history", "plot_unit_weights"]
+__all__ = [
+    "plot_head_scores",
+    "plot_pvalue_heatmap",
+    "plot_training_history",
+    "plot_unit_weights",
+]

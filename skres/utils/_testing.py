@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, is_classifier, is_regressor
+from sklearn.utils import get_tags
 
 from .discovery import all_estimators
 
@@ -81,6 +82,9 @@ def make_test_data(
         y = (X[:, 0] + 0.5 * rng.standard_normal(n_samples) > 0).astype(np.int64)
     elif is_regressor(estimator):
         y = X @ rng.standard_normal(n_features) + 0.1 * rng.standard_normal(n_samples)
+    elif get_tags(estimator).target_tags.required:
+        # Scorer-like estimators (e.g. TMEXScorer) take a multi-output target.
+        y = X[:, :2] + 0.5 * rng.standard_normal((n_samples, 2))
     side = {
         name: make_side_array(name, n_samples, rng) for name in fit_metadata(estimator)
     }
