@@ -1,10 +1,11 @@
 """Causal inference on scientific experiments and representations.
 
 Public estimators: :class:`SparseAutoencoder` (the SAE of exploratory causal
-inference). More arrive with their issues (Neural Effect Search, DERM, T-MEX,
-shifted-node finding).
+inference) and :class:`NeuralEffectSearch` (which SAE neurons a randomised treatment
+affects). More arrive with their issues (DERM, T-MEX, shifted-node finding).
 """
 
+from .effect_search import NeuralEffectSearch
 from .sae import SparseAutoencoder
 
-__all__ = ["SparseAutoencoder"]
+__all__ = ["SparseAutoencoder", "NeuralEffectSearch"]

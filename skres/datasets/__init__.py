@@ -5,5 +5,17 @@ the conventions of :mod:`sklearn.datasets`.
 """
 
 from ._dictionary import make_sparse_dictionary
+from ._trials import (
+    make_embedding_trial,
+    make_leaky_gaussian_trial,
+    make_paradox_trial,
+    make_sparse_code_trial,
+)
 
-__all__ = ["make_sparse_dictionary"]
+__all__ = [
+    "make_sparse_dictionary",
+    "make_embedding_trial",
+    "make_leaky_gaussian_trial",
+    "make_paradox_trial",
+    "make_sparse_code_trial",
+]
