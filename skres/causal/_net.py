@@ -208,7 +208,9 @@ class RoundDesign:
         onehot = np.zeros((self.rows.size, self.n_cells))
         onehot[np.arange(self.rows.size), kept_cell] = 1.0
         self._onehot = torch.as_tensor(onehot, dtype=f64, device=dev)
-        n_arm = [np.bincount(kept_cell[ix], minlength=self.n_cells) for ix in self._arms]
+        n_arm = [
+            np.bincount(kept_cell[ix], minlength=self.n_cells) for ix in self._arms
+        ]
         self._n_arm = [torch.as_tensor(c, dtype=f64, device=dev) for c in n_arm]
         self._w = torch.as_tensor(self.weights, dtype=f64, device=dev)
         X = self.levels[self.rows].astype(np.float64)

@@ -12,6 +12,7 @@ them plus exact per-arm OLS adjustment), until nothing is significant.
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any
 
 import numpy as np
@@ -125,13 +126,22 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
     ----------
     selected_features_ : ndarray of shape (n_selected,), dtype int64
         Selected neurons, in selection order.
-    selection_effects_, selection_std_errors_, selection_p_values_ : ndarray of shape (n_selected,)
-        ``tau``, its standard error and the raw p-value of each selected neuron, from
-        the round in which it was selected (not re-estimated later).
-    effects_, std_errors_, p_values_, dofs_ : ndarray of shape (n_features,)
-        The first (naive) round for every neuron: Welch's difference in means, its
-        standard error, p-value and degrees of freedom (conditioned on ``nuisance``
-        when given). NaN where undefined (constant neurons).
+    selection_effects_ : ndarray of shape (n_selected,)
+        ``tau`` of each selected neuron, from the round in which it was selected
+        (not re-estimated later).
+    selection_std_errors_ : ndarray of shape (n_selected,)
+        Its standard error, from the same round.
+    selection_p_values_ : ndarray of shape (n_selected,)
+        Its raw (uncorrected) p-value, from the same round.
+    effects_ : ndarray of shape (n_features,)
+        The first (naive) round for every neuron: the difference in means (Welch;
+        conditioned on ``nuisance`` when given). NaN where undefined.
+    std_errors_ : ndarray of shape (n_features,)
+        Its standard error in the first round.
+    p_values_ : ndarray of shape (n_features,)
+        Its raw first-round p-value (NaN for constant neurons).
+    dofs_ : ndarray of shape (n_features,)
+        Its first-round (Satterthwaite) degrees of freedom.
     first_round_significant_ : ndarray of int64
         Neurons the first round rejects: naive per-neuron testing with ``correction``.
     rounds_ : list of dict
@@ -263,7 +273,9 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
             raise ValueError(f"n_folds must be >= 2; got {self.n_folds!r}.")
         check_option(self.select, "select", ("tau", "p", "t"))
         check_positive_int(self.max_rounds, "max_rounds", allow_none=True)
-        min_active = check_positive_float(self.min_active, "min_active", allow_zero=True)
+        min_active = check_positive_float(
+            self.min_active, "min_active", allow_zero=True
+        )
         if min_active > 1:
             raise ValueError(f"min_active must be in [0, 1]; got {self.min_active!r}.")
         check_option(self.reference_mode, "reference_mode", (False, True, "strict"))
@@ -560,7 +572,9 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
         check_positive_int(n_permutations, "n_permutations")
         fitted = self.__dict__.copy()
         try:
-            Z, treated, N, raw = self._prepare(X, None, treatment, groups, nuisance, True)
+            Z, treated, N, raw = self._prepare(
+                X, None, treatment, groups, nuisance, True
+            )
             self._setup_torch(raw)
             self.dtype_ = _resolve_stat_dtype(self.dtype)
             rs = check_random_state(random_state)
@@ -616,14 +630,19 @@ def _resolve_stat_dtype(dtype: Any) -> torch.dtype:
     return resolved
 
 
+def _as_tensor(Z: np.ndarray) -> torch.Tensor:
+    """Zero-copy CPU tensor view of ``Z`` (never written to, so read-only is fine)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not")
+        return torch.as_tensor(Z)
+
+
 def _group_means(
     X: np.ndarray, codes: np.ndarray, n_groups: int, counts: np.ndarray
 ) -> np.ndarray:
     """Row means per group, float64 (rows follow the sorted unique labels)."""
     sums = torch.zeros(n_groups, X.shape[1], dtype=torch.float64)
-    sums.index_add_(
-        0, torch.as_tensor(codes), torch.as_tensor(X, dtype=torch.float64)
-    )
+    sums.index_add_(0, torch.as_tensor(codes), torch.as_tensor(X, dtype=torch.float64))
     return (sums / torch.as_tensor(counts, dtype=torch.float64)[:, None]).numpy()
 
 
@@ -639,7 +658,7 @@ def _first_round_batched(
     n, m = Z.shape
     out = [np.empty((len(perms), m)) for _ in range(3)]
     treated = torch.as_tensor(perms, device=device)
-    Zt = torch.as_tensor(Z)
+    Zt = _as_tensor(Z)
     for cols in _column_blocks(n, np.arange(m)):
         Y = Zt[:, cols].to(device=device, dtype=dtype)
         batch = max(1, _BLOCK_ELEMENTS // max(Y.numel(), 1))
@@ -672,7 +691,7 @@ class _Search:
         self.cfg = est._settings()
         self.device = est.device_
         self.dtype = est.dtype_
-        self.Zt = torch.as_tensor(Z)
+        self.Zt = _as_tensor(Z)
         if self.device.type != "cpu" and Z.nbytes < 2**31:
             self.Zt = self.Zt.to(self.device)
 
@@ -731,7 +750,9 @@ class _Search:
         thr = alpha * (ok[-1] + 1) / m if len(ok) else 0.0
         return finite <= thr, thr
 
-    def _pick(self, tau: np.ndarray, t: np.ndarray, p: np.ndarray, rej: np.ndarray) -> int:
+    def _pick(
+        self, tau: np.ndarray, t: np.ndarray, p: np.ndarray, rej: np.ndarray
+    ) -> int:
         idx = np.flatnonzero(rej)
         select = self.est.select
         if select == "tau":
@@ -766,10 +787,15 @@ class _Search:
             design = self._design(S)
             # The shipped code tests every neuron (selected ones included) and counts
             # the finite p-values; otherwise only the remaining active neurons.
-            tested = all_cols if (cfg["reference"] or not S) else np.flatnonzero(candidates)
+            tested = (
+                all_cols if (cfg["reference"] or not S) else np.flatnonzero(candidates)
+            )
             if not S and self.first_round is not None and self.nuisance is None:
                 tau_f, var_f, den_f = self.first_round
-                parts = (tau_f, *t_test_from_parts(tau_f, var_f, den_f))
+                parts: tuple[np.ndarray, ...] = (
+                    tau_f,
+                    *t_test_from_parts(tau_f, var_f, den_f),
+                )
             else:
                 parts = self._test(design, tested)
             tau, se, t, dof, p = (np.full(m, np.nan) for _ in range(5))
