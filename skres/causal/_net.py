@@ -152,14 +152,21 @@ def welch_batched(Y: torch.Tensor, treated: torch.Tensor) -> tuple[torch.Tensor,
         Difference in means, its variance ``s1^2/n1 + s0^2/n0`` and the
         Satterthwaite denominator.
     """
-    w1 = treated.to(Y.dtype).unsqueeze(-1)
+    # Centre on the pooled column mean first so that the one-pass moments below do
+    # not cancel; arm sums are then batched matrix-vector products.
+    Yc = Y - Y.mean(-2, keepdim=True)
+    w1 = treated.to(Y.dtype).unsqueeze(-2)  # (..., 1, n)
     w0 = 1.0 - w1
-    n1 = w1.sum(-2)
-    n0 = w0.sum(-2)
-    mean1 = (w1 * Y).sum(-2) / n1
-    mean0 = (w0 * Y).sum(-2) / n0
-    ss1 = (w1 * (Y - mean1.unsqueeze(-2)) ** 2).sum(-2)
-    ss0 = (w0 * (Y - mean0.unsqueeze(-2)) ** 2).sum(-2)
+    n1 = w1.sum(-1)
+    n0 = w0.sum(-1)
+    s1 = (w1 @ Yc).squeeze(-2)
+    s0 = (w0 @ Yc).squeeze(-2)
+    Yc.square_()
+    q1 = (w1 @ Yc).squeeze(-2)
+    q0 = (w0 @ Yc).squeeze(-2)
+    mean1, mean0 = s1 / n1, s0 / n0
+    ss1 = (q1 - s1 * mean1).clamp_min(0.0)
+    ss0 = (q0 - s0 * mean0).clamp_min(0.0)
     a = ss1 / (n1 - 1) / n1
     b = ss0 / (n0 - 1) / n0
     return mean1 - mean0, a + b, a**2 / (n1 - 1) + b**2 / (n0 - 1)
@@ -170,8 +177,11 @@ class RoundDesign:
     """Everything a Neural Effect Test round needs that does not depend on the
     tested neuron: strata, kept units and (for OLS) the per-arm projections.
 
-    ``stats(Y)`` then returns ``(tau, var, den)`` for a block of columns ``Y`` of
-    shape (n_units, n_columns) on ``device``.
+    Kept units are processed in a fixed order, treated first and by cell within an
+    arm, so that every (arm, cell) segment is a contiguous row block and the
+    per-segment means and variances take one fused pass over the data.
+    ``stats(Y)`` returns ``(tau, var, den)`` for a block of columns ``Y`` of shape
+    (n_units, n_columns) (rows in the original unit order) on ``device``.
     """
 
     treated: np.ndarray
@@ -191,29 +201,33 @@ class RoundDesign:
         n1 = np.bincount(cell[treated], minlength=n_cells)
         n0 = np.bincount(cell[~treated], minlength=n_cells)
         keep_cell = (n1 >= self.min_arm) & (n0 >= self.min_arm)
-        self.rows = np.flatnonzero(keep_cell[cell])
-        self.n_units_kept = int(self.rows.size)
+        rows = np.flatnonzero(keep_cell[cell])
+        self.n_units_kept = int(rows.size)
         self.n_cells = int(keep_cell.sum())
-        dev, f64 = self.device, torch.float64
         if self.n_cells == 0:
             return
         relabel = np.cumsum(keep_cell) - 1
-        kept_cell = relabel[cell[self.rows]]
-        kept_treated = treated[self.rows]
+        # Treated first, then by cell within each arm.
+        order = rows[np.lexsort((relabel[cell[rows]], ~treated[rows]))]
+        self._identity = bool(np.array_equal(order, np.arange(len(cell))))
+        self._order_t = torch.as_tensor(order, device=self.device)
+        kept_cell = relabel[cell[order]]
+        n_treated = int(treated[order].sum())
+        self._arm_slices = [slice(0, n_treated), slice(n_treated, len(order))]
         counts = np.bincount(kept_cell, minlength=self.n_cells).astype(np.float64)
         self.weights = counts / counts.sum()
-        self._rows_t = torch.as_tensor(self.rows, device=dev)
-        self._arms = [np.flatnonzero(kept_treated), np.flatnonzero(~kept_treated)]
-        self._arms_t = [torch.as_tensor(ix, device=dev) for ix in self._arms]
-        onehot = np.zeros((self.rows.size, self.n_cells))
-        onehot[np.arange(self.rows.size), kept_cell] = 1.0
-        self._onehot = torch.as_tensor(onehot, dtype=f64, device=dev)
-        n_arm = [
-            np.bincount(kept_cell[ix], minlength=self.n_cells) for ix in self._arms
-        ]
-        self._n_arm = [torch.as_tensor(c, dtype=f64, device=dev) for c in n_arm]
-        self._w = torch.as_tensor(self.weights, dtype=f64, device=dev)
-        X = self.levels[self.rows].astype(np.float64)
+        self._segments = []  # per arm: list of (start, end) per cell, relative
+        self._n_arm = []
+        for sl in self._arm_slices:
+            c = np.bincount(kept_cell[sl], minlength=self.n_cells)
+            ends = np.cumsum(c)
+            self._segments.append(list(zip(ends - c, ends, strict=True)))
+            self._n_arm.append(
+                torch.as_tensor(c, dtype=torch.float64, device=self.device)
+            )
+        self._w = torch.as_tensor(self.weights, dtype=torch.float64, device=self.device)
+        X = self.levels[order].astype(np.float64)
+        onehot = np.eye(self.n_cells)[kept_cell]
         if self.residualize == "ols" and X.shape[1] > 0:
             self._setup_ols(X, onehot, counts)
         elif self.residualize == "crossfit" and X.shape[1] > 0:
@@ -226,29 +240,65 @@ class RoundDesign:
         """Per arm: Y ~ cell indicators + slopes on X centred at the cell's pooled
         mean. The cell intercepts are arm means adjusted to a common point; the
         contrast ``sum_g w_g (c_1g - c_0g)`` is ``h_t' Y`` with the exact OLS variance
-        ``s_t^2 h_t' h_t``."""
+        ``s_t^2 h_t' h_t``.
+
+        The residual sum of squares is the within-(arm, cell) sum of squares minus
+        the part explained by the slopes: the projection on an orthonormal basis of
+        ``X`` centred within (arm, cell), which is orthogonal to the indicators.
+        """
         dev, f64 = self.device, torch.float64
+        eps = np.finfo(np.float64).eps
         Xc = X - onehot @ ((onehot.T @ X) / counts[:, None])
         a = np.concatenate([self.weights, np.zeros(X.shape[1])])
         self._ols = []
-        for ix in self._arms:
-            design = torch.as_tensor(
-                np.column_stack([onehot[ix], Xc[ix]]), dtype=f64, device=dev
+        for sl in self._arm_slices:
+            G, x = onehot[sl], Xc[sl]
+            design = np.column_stack([G, x])
+            U, S, Vh = np.linalg.svd(design, full_matrices=False)
+            keep = S > S.max() * max(design.shape) * eps
+            g = (Vh[keep] @ a) / S[keep]
+            h = U[:, keep] @ g
+            within = x - G @ ((G.T @ x) / G.sum(0)[:, None])
+            Uw, Sw, _ = np.linalg.svd(within, full_matrices=False)
+            scale = max(Sw.max() if Sw.size else 0.0, 1e-300)
+            Q = Uw[:, Sw > scale * max(within.shape) * eps]
+            rank = G.shape[1] + Q.shape[1]
+            basis = np.column_stack([h, Q]).T  # (1 + r, n_t)
+            self._ols.append(
+                (
+                    torch.as_tensor(basis, dtype=f64, device=dev),
+                    float(g @ g),
+                    G.shape[0] - rank,
+                )
             )
-            U, S, Vh = torch.linalg.svd(design, full_matrices=False)
-            tol = S.max() * max(design.shape) * torch.finfo(f64).eps
-            rank = int((S > tol).sum())
-            U, S, Vh = U[:, :rank], S[:rank], Vh[:rank]
-            g = (Vh @ torch.as_tensor(a, dtype=f64, device=dev)) / S
-            self._ols.append((U, U @ g, float((g**2).sum()), len(ix) - rank))
+
+    def _segment_stats(
+        self, Yt: torch.Tensor, arm: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Means and variances (ddof=1) of every (cell, column) of one arm."""
+        means, variances = [], []
+        for start, end in self._segments[arm]:
+            if end - start == 1:  # ddof=1 variance of one unit is undefined
+                mean = Yt[start]
+                var = torch.full_like(mean, float("nan"))
+            else:
+                var, mean = torch.var_mean(Yt[start:end], dim=0, correction=1)
+            means.append(mean)
+            variances.append(var)
+        return torch.stack(means), torch.stack(variances)
 
     def _stats_ols(self, Y: torch.Tensor) -> tuple[torch.Tensor, ...]:
         est, var, dofs = [], [], []
-        for (U, h, hh, dof), ix in zip(self._ols, self._arms_t, strict=True):
-            Yt = Y[ix]
-            resid = Yt - U @ (U.T @ Yt)
-            s2 = (resid**2).sum(0) / dof if dof >= 1 else torch.full_like(Yt[0], np.nan)
-            est.append(h @ Yt)
+        for arm, ((basis, hh, dof), sl) in enumerate(
+            zip(self._ols, self._arm_slices, strict=True)
+        ):
+            Yt = Y[sl]
+            _, cell_var = self._segment_stats(Yt, arm)
+            within = ((self._n_arm[arm] - 1)[:, None] * cell_var).sum(0)
+            proj = basis.to(Y.dtype) @ Yt
+            rss = (within - (proj[1:] ** 2).sum(0)).clamp_min(0.0)
+            s2 = rss / dof if dof >= 1 else torch.full_like(rss, float("nan"))
+            est.append(proj[0])
             var.append(s2 * hh)
             dofs.append(max(dof, 1))
         V = var[0] + var[1]
@@ -262,7 +312,8 @@ class RoundDesign:
         Xc = X - X.mean(axis=0)
         rng = self.rng if self.rng is not None else np.random.default_rng(0)
         self._folds = []
-        for ix in self._arms:
+        for sl in self._arm_slices:
+            ix = np.arange(sl.start, sl.stop)
             n_folds = max(2, min(self.n_folds, len(ix)))
             fold = rng.permutation(np.arange(len(ix)) % n_folds)
             for f in range(n_folds):
@@ -281,27 +332,23 @@ class RoundDesign:
     def _residuals(self, Y: torch.Tensor) -> torch.Tensor:
         R = torch.empty_like(Y)
         for test, train, proj, x_test in self._folds:
-            R[test] = Y[test] - x_test @ (proj @ Y[train])
+            R[test] = Y[test] - x_test.to(Y.dtype) @ (proj.to(Y.dtype) @ Y[train])
         return R
 
     # ------------------------------------------------------ post-stratified Welch
     def _stats_welch(self, Y: torch.Tensor) -> tuple[torch.Tensor, ...]:
         parts = []
-        for ix, n in zip(self._arms_t, self._n_arm, strict=True):
-            G = self._onehot[ix]
-            Yt = Y[ix]
-            mean = (G.T @ Yt) / n[:, None]
-            ss = G.T @ (Yt - G @ mean) ** 2
-            parts.append((mean, ss / (n[:, None] - 1) / n[:, None], n))
+        for arm, sl in enumerate(self._arm_slices):
+            n = self._n_arm[arm].to(Y.dtype)[:, None]
+            mean, var = self._segment_stats(Y[sl], arm)
+            parts.append((mean, var / n, n))
         (m1, v1, n1), (m0, v0, n0) = parts
-        w = self._w[:, None]
+        w = self._w.to(Y.dtype)[:, None]
         tau = (w * (m1 - m0)).sum(0)
         a = w**2 * v1
         b = w**2 * v0
         V = (a + b).sum(0)
-        d1 = torch.clamp(n1 - 1, min=1.0)[:, None]
-        d0 = torch.clamp(n0 - 1, min=1.0)[:, None]
-        den = (a**2 / d1 + b**2 / d0).sum(0)
+        den = (a**2 / (n1 - 1).clamp_min(1.0) + b**2 / (n0 - 1).clamp_min(1.0)).sum(0)
         return tau, V, den
 
     def stats(self, Y: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -309,11 +356,12 @@ class RoundDesign:
         if self.n_cells == 0:
             nan = np.full(Y.shape[1], np.nan)
             return nan, nan, nan
-        Y = Y[self._rows_t] if self.n_units_kept < len(self.cell) else Y
+        if not self._identity:
+            Y = Y.index_select(0, self._order_t)
         if self.residualize == "ols":
             out = self._stats_ols(Y)
         elif self.residualize == "crossfit":
             out = self._stats_welch(self._residuals(Y))
         else:
             out = self._stats_welch(Y)
-        return tuple(o.cpu().numpy() for o in out)  # type: ignore[return-value]
+        return tuple(o.double().cpu().numpy() for o in out)  # type: ignore[return-value]

@@ -683,6 +683,12 @@ class _Search:
         first_round: tuple[np.ndarray, ...] | None = None,
     ) -> None:
         self.est = est
+        # Treated units first: the first round's arms are then contiguous row
+        # blocks and need no gather. Statistics do not depend on the row order.
+        if np.any(np.diff(treated.astype(np.int8)) > 0):
+            order = np.argsort(~treated, kind="stable")
+            Z, treated = Z[order], treated[order]
+            nuisance = None if nuisance is None else nuisance[order]
         self.Z = Z
         self.treated = treated
         self.nuisance = nuisance
@@ -726,9 +732,14 @@ class _Search:
     def _test(self, design: RoundDesign, cols: np.ndarray) -> tuple[np.ndarray, ...]:
         tau, var, den = (np.full(len(cols), np.nan) for _ in range(3))
         start = 0
+        contiguous = bool(np.all(np.diff(cols) == 1))
         for block in _column_blocks(len(self.Z), cols):
-            index = torch.as_tensor(block, device=self.Zt.device)
-            Y = self.Zt.index_select(1, index).to(device=self.device, dtype=self.dtype)
+            if contiguous:
+                Y = self.Zt[:, int(block[0]) : int(block[-1]) + 1]
+            else:
+                index = torch.as_tensor(block, device=self.Zt.device)
+                Y = self.Zt.index_select(1, index)
+            Y = Y.to(device=self.device, dtype=self.dtype)
             parts = design.stats(Y)
             sl = slice(start, start + len(block))
             tau[sl], var[sl], den[sl] = parts
