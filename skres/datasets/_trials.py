@@ -286,7 +286,7 @@ def make_embedding_trial(
     n_samples: int = 4000,
     *,
     n_features: int = 32,
-    n_concepts: int = 48,
+    n_concepts: int = 32,
     effect: float = 0.4,
     prevalence: float = 0.06,
     noise: float = 0.05,
@@ -309,7 +309,7 @@ def make_embedding_trial(
         Number of units (balanced arms).
     n_features : int, default=32
         Embedding dimension ``d``.
-    n_concepts : int, default=48
+    n_concepts : int, default=32
         Number of concepts (atoms).
     effect : float, default=0.4
         Effect on the probability of concepts 0 and 1, in [0, 0.6].
@@ -334,7 +334,7 @@ def make_embedding_trial(
     >>> from skres.datasets import make_embedding_trial
     >>> H, T, info = make_embedding_trial(n_samples=200, random_state=0)
     >>> H.shape, info.concepts.shape
-    ((200, 32), (200, 48))
+    ((200, 32), (200, 32))
     """
     n = _check_n(n_samples)
     d = check_positive_int(n_features, "n_features")

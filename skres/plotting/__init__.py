@@ -3,6 +3,7 @@
 Install with ``pip install "skres[plot]"``.
 """
 
+from ._effects import plot_effect_volcano
 from ._training import plot_training_history
 
-__all__ = ["plot_training_history"]
+__all__ = ["plot_training_history", "plot_effect_volcano"]
