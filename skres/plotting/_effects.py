@@ -1,4 +1,4 @@
-"""Volcano plots of per-neuron treatment effects: naive tests vs Neural Effect Search."""
+"""Volcano plots of per-neuron treatment effects: naive tests vs NES."""
 
 from __future__ import annotations
 
