@@ -381,7 +381,8 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
         y : array-like of shape (n_samples,), default=None
             The binary treatment (1 = treated), so that
             ``Pipeline([..., NeuralEffectSearch()]).fit(X, T)`` works. Give it here
-            or as ``treatment``.
+            or as ``treatment``. Any two numeric labels are accepted as ``y``; the
+            larger one is the treated arm.
         treatment : array-like of shape (n_samples,), default=None
             The binary treatment, as routed metadata (requested by default).
         groups : array-like of shape (n_samples,), default=None
