@@ -102,3 +102,28 @@ def test_plot_pvalue_heatmap():
     with pytest.raises(ValueError, match="entries"):
         plot_pvalue_heatmap(tmex, latent_names=["a"])
     plt.close("all")
+
+
+def test_plot_effect_volcano():
+    import matplotlib.pyplot as plt
+
+    from skres.causal import NeuralEffectSearch
+    from skres.datasets import make_leaky_gaussian_trial
+    from skres.plotting import plot_effect_volcano
+
+    Z, T, info = make_leaky_gaussian_trial(1152, random_state=0)
+    nes = NeuralEffectSearch(device="cpu").fit(Z, T)
+    ax = plot_effect_volcano(nes, truth=info.affected)
+    offsets = [c.get_offsets() for c in ax.collections]
+    naive, selected = offsets[1], offsets[2]
+    assert len(naive) == len(nes.first_round_significant_)
+    np.testing.assert_allclose(selected[:, 0], nes.effects_[nes.selected_features_])
+    np.testing.assert_allclose(
+        selected[:, 1], -np.log10(nes.p_values_[nes.selected_features_])
+    )
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["x0 (round 1)", "x1 (round 2)"]
+    assert ax.lines[0].get_ydata()[0] == pytest.approx(-np.log10(0.05 / 200))
+    with pytest.raises(ValueError, match="feature_names"):
+        plot_effect_volcano(nes, feature_names=["a"])
+    plt.close("all")

@@ -1,6 +1,7 @@
 """Causal inference on scientific experiments and representations.
 
-* :class:`SparseAutoencoder`: the SAE of exploratory causal inference.
+* :class:`SparseAutoencoder`: the SAE of exploratory causal inference, and
+  :class:`NeuralEffectSearch`: which SAE neurons a randomised treatment affects.
 * :class:`DERMClassifier`, :class:`DERMRegressor`: predictors trained for
   prediction-powered treatment effects (:func:`prediction_powered_ate`,
   :func:`treatment_effect_bias`).
@@ -10,12 +11,14 @@
 
 from .ate import prediction_powered_ate, treatment_effect_bias
 from .derm import DERMClassifier, DERMRegressor
+from .effect_search import NeuralEffectSearch
 from .sae import SparseAutoencoder
 from .tmex import TMEXScorer, make_tmex_scorer
 
 __all__ = [
     "DERMClassifier",
     "DERMRegressor",
+    "NeuralEffectSearch",
     "SparseAutoencoder",
     "TMEXScorer",
     "make_tmex_scorer",

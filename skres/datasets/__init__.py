@@ -13,14 +13,24 @@ from ._measurement import (
 )
 from ._ppci import make_causal_digits, make_visible_treatment
 from ._residual import make_residual_units
+from ._trials import (
+    make_embedding_trial,
+    make_leaky_gaussian_trial,
+    make_paradox_trial,
+    make_sparse_code_trial,
+)
 
 __all__ = [
     "make_causal_digits",
     "make_contaminated_proxy",
+    "make_embedding_trial",
+    "make_leaky_gaussian_trial",
     "make_linear_gaussian_scm",
     "make_measurement_model",
+    "make_paradox_trial",
     "make_planted_heads",
     "make_residual_units",
+    "make_sparse_code_trial",
     "make_sparse_dictionary",
     "make_visible_treatment",
 ]

@@ -3,11 +3,13 @@
 Install with ``pip install "skres[plot]"``.
 """
 
+from ._effects import plot_effect_volcano
 from ._interpretability import plot_head_scores, plot_unit_weights
 from ._tmex import plot_pvalue_heatmap
 from ._training import plot_training_history
 
 __all__ = [
+    "plot_effect_volcano",
     "plot_head_scores",
     "plot_pvalue_heatmap",
     "plot_training_history",
