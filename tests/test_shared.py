@@ -148,7 +148,8 @@ def test_set_output_pandas(cls):
 def test_transformer_preserves_float_dtype(cls, dtype):
     est, X = _fit(make_instance(cls, **_seed(cls)), dtype=dtype)
     assert est.transform(X).dtype == dtype
-    assert est.fit_transform(X).dtype == dtype
+    _, y, side = make_test_data(est)  # fit_transform needs the same side arrays
+    assert est.fit_transform(X, y, **side).dtype == dtype
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)

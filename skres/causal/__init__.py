@@ -6,5 +6,6 @@ shifted-node finding).
 """
 
 from .sae import SparseAutoencoder
+from .shifts import ShiftedNodeFinder
 
-__all__ = ["SparseAutoencoder"]
+__all__ = ["SparseAutoencoder", "ShiftedNodeFinder"]
