@@ -265,7 +265,7 @@ n_components)
     ...                                    random_state=0)
     >>> finder = ShiftedNodeFinder(random_state=0).fit(X, environment=env)
     >>> finder.n_latents_, finder.shifted_nodes_.tolist(), shifted.tolist()
-    (5, [1], [1])
+    (5, [2], [2])
     """
 
     __metadata_request__fit = {"environment": True}

@@ -163,7 +163,7 @@ def make_shifted_sem(
     >>> X, env, shifted = make_shifted_sem(n_samples=1000, n_latents=5,
     ...                                    random_state=0)
     >>> X.shape, env.shape, shifted.tolist()
-    ((2000, 10), (2000,), [1])
+    ((2000, 10), (2000,), [2])
     """
     n = check_positive_int(n_samples, "n_samples")
     d = check_positive_int(n_latents, "n_latents")
