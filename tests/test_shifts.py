@@ -14,7 +14,7 @@ from hypothesis.extra.numpy import arrays
 from sklearn.pipeline import make_pipeline
 
 from skres.causal import ShiftedNodeFinder
-from skres.causal.shifts import abs_le_one, shift_statistic
+from skres.causal.shifts import _assign_to_reference, abs_le_one, shift_statistic
 from skres.datasets import make_shifted_sem
 
 
@@ -43,11 +43,12 @@ def _prf(true, pred):
     return precision, recall, f1
 
 
-def _scores(d, n, seeds, **kw):
+def _scores(d, n, seeds, matching="sort", **kw):
     out = []
     for seed in seeds:
         X, env, shifted, _ = _data(d, n, seed, **kw)
-        finder = ShiftedNodeFinder(random_state=0).fit(X, environment=env)
+        finder = ShiftedNodeFinder(matching=matching, random_state=0)
+        finder.fit(X, environment=env)
         out.append(_prf(shifted, finder.shifted_nodes_))
     return np.array(out)
 
@@ -155,6 +156,29 @@ def test_f1_medium_d10():
     scores = _scores(10, 100_000, range(30))
     assert scores[:, 2].mean() >= 0.93
     assert scores[:, 1].mean() >= 0.95
+
+
+def test_sort_assign_repairs_psi_swaps():
+    """Extension: seeds 0-3 at d=10 include three psi swaps under the paper's sort."""
+    paper = _scores(10, 100_000, range(4))
+    fixed = _scores(10, 100_000, range(4), matching="sort+assign")
+    assert paper[:, 2].mean() < 0.9  # the swaps are real
+    assert fixed[:, 2].mean() == 1.0
+
+
+def test_assign_to_reference_kernel():
+    rng = np.random.default_rng(0)
+    rows = rng.standard_normal((2, 4, 6))
+    rows[1] = rows[0][[1, 0, 2, 3]]  # env 1 has rows 0 and 1 swapped
+    rows[1, 3] *= 3.0  # and node 3 shifted
+    psi = np.array([[0.60, 0.601, 0.70, 0.80], [0.60, 0.601, 0.70, 0.80]])
+    counts = np.array([1e5, 1e5])
+    perm = _assign_to_reference(rows, psi, counts, "abs", 3.0)
+    np.testing.assert_array_equal(perm, [[0, 1, 2, 3], [1, 0, 2, 3]])
+    # Rows whose psi differ by many standard errors are never re-matched.
+    psi[:, 1] = 0.65
+    perm = _assign_to_reference(rows, psi, counts, "abs", 3.0)
+    np.testing.assert_array_equal(perm[1], [0, 1, 2, 3])
 
 
 def test_three_environments():
@@ -383,6 +407,8 @@ def test_bad_input():
         ({"n_components": 0}, "n_components"),
         ({"ica_fun": "tanh"}, "ica_fun"),
         ({"tol": -1.0}, "tol"),
+        ({"matching": "hungarian"}, "matching"),
+        ({"matching": "sort+assign", "test_function": abs_le_one}, "matching"),
         ({"test_function": lambda s: np.zeros(2)}, "test_function"),
     ]:
         with pytest.raises(ValueError, match=name):
