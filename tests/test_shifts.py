@@ -369,10 +369,22 @@ def test_transform_and_intervene():
     np.testing.assert_allclose(moved, np.outer(S[:, 2], finder.mixing_[1][:, 2]))
 
 
-def test_pipeline_with_environment_as_y():
+def test_pipeline_with_environment_as_y_or_routed():
+    import sklearn
+    from sklearn.preprocessing import StandardScaler
+
     X, env, shifted, _ = _data(5, 30_000, 0)
     pipe = make_pipeline(ShiftedNodeFinder(random_state=0)).fit(X, env)
     np.testing.assert_array_equal(pipe[-1].shifted_nodes_, shifted)
+    # As an intermediate step with routing: fit_transform and transform both get
+    # the environment, so each row is unmixed with its own environment's matrix.
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipe = make_pipeline(ShiftedNodeFinder(random_state=0), StandardScaler())
+        pipe.fit(X, environment=env)
+        out = pipe.transform(X, environment=env)
+    np.testing.assert_array_equal(pipe[0].shifted_nodes_, shifted)
+    expected = pipe[1].transform(pipe[0].transform(X, environment=env))
+    np.testing.assert_allclose(out, expected)
 
 
 # ------------------------------------------------------------------ bad input
