@@ -13,6 +13,7 @@ from ._measurement import (
 )
 from ._ppci import make_causal_digits, make_visible_treatment
 from ._residual import make_residual_units
+from ._sem import generalized_normal_psi, make_shifted_sem
 from ._trials import (
     make_embedding_trial,
     make_leaky_gaussian_trial,
@@ -21,6 +22,7 @@ from ._trials import (
 )
 
 __all__ = [
+    "generalized_normal_psi",
     "make_causal_digits",
     "make_contaminated_proxy",
     "make_embedding_trial",
@@ -30,6 +32,7 @@ __all__ = [
     "make_paradox_trial",
     "make_planted_heads",
     "make_residual_units",
+    "make_shifted_sem",
     "make_sparse_code_trial",
     "make_sparse_dictionary",
     "make_visible_treatment",
