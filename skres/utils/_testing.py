@@ -82,8 +82,12 @@ def make_test_data(
         y = (X[:, 0] + 0.5 * rng.standard_normal(n_samples) > 0).astype(np.int64)
     elif is_regressor(estimator):
         y = X @ rng.standard_normal(n_features) + 0.1 * rng.standard_normal(n_samples)
-    elif get_tags(estimator).target_tags.required:
-        # Scorer-like estimators (e.g. TMEXScorer) take a multi-output target.
+    elif (
+        get_tags(estimator).target_tags.multi_output
+        and get_tags(estimator).target_tags.required
+    ):
+        # Scorer-like estimators (e.g. TMEXScorer) take a multi-output target;
+        # estimators whose target is a routed side array (NES's treatment) get none.
         y = X[:, :2] + 0.5 * rng.standard_normal((n_samples, 2))
     side = {
         name: make_side_array(name, n_samples, rng) for name in fit_metadata(estimator)
