@@ -54,8 +54,9 @@ def main() -> None:
             "",
             f"_(benchmark wall time {elapsed:.0f} s)_",
         ]
+        # Written after every benchmark, so a long run keeps what it finished.
+        Path(args.output).write_text("\n".join(sections) + "\n")
         print(f"{name}: done in {elapsed:.0f} s", flush=True)
-    Path(args.output).write_text("\n".join(sections) + "\n")
     print(f"wrote {args.output}")
 
 
