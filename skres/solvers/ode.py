@@ -135,9 +135,7 @@ def _prepare(
     batch = tuple(
         torch.broadcast_shapes(lhs_batch, rhs.shape[:-2], init_vars.shape[:-3])
     )
-    return _Problem(
-        coefficients, rhs, init_vars, steps, n, d, m1, lhs_batch, batch
-    )
+    return _Problem(coefficients, rhs, init_vars, steps, n, d, m1, lhs_batch, batch)
 
 
 def _weights(weights: Sequence[float]) -> tuple[float, float, float]:
@@ -315,7 +313,7 @@ class _BandedFactor:
         """Solve ``M x = rhs`` for ``rhs`` of shape ``(..., n, b)``."""
         n = self.Linv.shape[-3]
         # forward: y_s = Linv_s b_s - G_s y_{s-1} - K_s y_{s-2}
-        cvec = (self.Linv @ rhs[..., None])  # (..., n, b, 1)
+        cvec = self.Linv @ rhs[..., None]  # (..., n, b, 1)
         ys: list[torch.Tensor] = []
         for s in range(n):
             y = cvec[..., s, :, :]
@@ -408,7 +406,7 @@ class _BandedSolve(torch.autograd.Function):
     """``x = M^{-1} rhs`` with M given by blocks; backward reuses the factor."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         factor: _BandedFactor,
         rhs: torch.Tensor,
@@ -424,7 +422,7 @@ class _BandedSolve(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, g: torch.Tensor) -> Any:  # type: ignore[override]
+    def backward(ctx: Any, g: torch.Tensor) -> Any:
         (x,) = ctx.saved_tensors
         gb = ctx.factor.solve(g)
         sD, sE, sF = ctx.shapes
@@ -595,6 +593,9 @@ def solve_linear_ode(
     p = _prepare(coefficients, rhs, init_vars, steps, n_steps)
     w = _weights(weights)
     central = bool(central_smoothness)
+    if cache is not None:  # frozen LHS: no gradients to coefficients or steps
+        p.coefficients = p.coefficients.detach()
+        p.steps = p.steps.detach()
     rhs_vec = _assemble_rhs(p, w)
     if cache is not None:
         factor = cache._get(p, central, w)
@@ -622,7 +623,9 @@ def _dense_rows(
     targets: list[torch.Tensor] = []
     we, wi, ws = w
     # equation rows
-    C = p.coefficients.expand(p.coefficients.shape[:-4] + (n,) + p.coefficients.shape[-3:])
+    C = p.coefficients.expand(
+        p.coefficients.shape[:-4] + (n,) + p.coefficients.shape[-3:]
+    )
     C = C.expand(batch + C.shape[-4:])
     q = C.shape[-3]
     Cf = C.reshape(batch + (n, q, b))
@@ -639,9 +642,9 @@ def _dense_rows(
     Aiv = torch.zeros(len(idx), n * b, dtype=dt)
     Aiv[torch.arange(len(idx)), torch.tensor(idx)] = wi
     blocks.append(Aiv.expand(batch + Aiv.shape))
-    targets.append(wi * p.init_vars.expand(batch + p.init_vars.shape[-3:]).reshape(
-        batch + (-1,)
-    ))
+    targets.append(
+        wi * p.init_vars.expand(batch + p.init_vars.shape[-3:]).reshape(batch + (-1,))
+    )
     # smoothness rows, per dimension
     h = p.steps.expand(p.steps.shape[:-1] + (n - 1,)).expand(batch + (n - 1,))
     A, Cn = _taylor_rows(h, m1, central)  # (..., n-1, R, m1)
@@ -650,7 +653,7 @@ def _dense_rows(
     sel = torch.eye(n, dtype=dt)
 
     def place(coef: torch.Tensor, offset: int, count: int) -> torch.Tensor:
-        # coef (..., count, R, m1) on step (row_index + offset) -> (..., count, d, R, n*b)
+        # coef (..., count, R, m1) on step row + offset -> (..., count, d, R, n*b)
         full = coef[..., :, None, :, None, None, :] * eye_d[:, None, None, :, None]
         full = full * sel[offset : offset + count][:, None, None, :, None, None]
         # full: (..., count, d, R, n, d, m1)
