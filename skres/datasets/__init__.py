@@ -11,6 +11,7 @@ from ._measurement import (
     make_linear_gaussian_scm,
     make_measurement_model,
 )
+from ._ode import make_lorenz
 from ._ppci import make_causal_digits, make_visible_treatment
 from ._residual import make_residual_units
 
@@ -18,6 +19,7 @@ __all__ = [
     "make_causal_digits",
     "make_contaminated_proxy",
     "make_linear_gaussian_scm",
+    "make_lorenz",
     "make_measurement_model",
     "make_planted_heads",
     "make_residual_units",
