@@ -40,7 +40,7 @@ __all__ = ["MechanisticODE"]
 
 
 def _segments(t: np.ndarray) -> list[tuple[int, int]]:
-    """Trajectory boundaries: a new trajectory starts wherever ``t`` does not increase."""
+    """Trajectory bounds: a new trajectory starts wherever ``t`` does not increase."""
     cuts = np.flatnonzero(np.diff(t) <= 0) + 1
     edges = np.concatenate([[0], cuts, [len(t)]])
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
@@ -220,7 +220,7 @@ class MechanisticODE(BaseEstimator):
         m1 = order + 1
         designs, targets = [], []
         n_windows = 0
-        for w, idx_list in groups.items():
+        for idx_list in groups.values():
             idx = np.stack(idx_list)  # (n_win, w)
             n_windows += len(idx)
             tw = t[idx]
@@ -358,7 +358,7 @@ class MechanisticODE(BaseEstimator):
         check_is_fitted(self)
         out = []
         for name, row in zip(self._state_names(), self.coef_, strict=True):
-            parts = []
+            parts: list[str] = []
             for c, term in zip(row, self.terms_, strict=True):
                 if c == 0:
                     continue
