@@ -100,7 +100,7 @@ def test_custom_library_linear_system():
     assert model.equations(precision=1) == ["x0' = 1.0 x1", "x1' = -4.0 x0 - 0.2 x1"]
 
 
-# --- item 10: sklearn API, Pipeline, GridSearchCV, simulate ----------------------------
+# --- item 10: sklearn API, Pipeline, GridSearchCV, simulate
 def test_10_api_predict_equations_print(capsys):
     X, t, coef = make_lorenz(2000, return_coef=True)
     model = MechanisticODE(threshold=0.5)
