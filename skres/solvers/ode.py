@@ -79,10 +79,10 @@ def _prepare(
 ) -> _Problem:
     dtype = coefficients.dtype if isinstance(coefficients, torch.Tensor) else None
     coefficients = _as_tensor(coefficients, "coefficients", dtype)
-    dtype = coefficients.dtype
-    rhs = _as_tensor(rhs, "rhs", dtype).to(dtype)
-    init_vars = _as_tensor(init_vars, "init_vars", dtype).to(dtype)
-    steps = _as_tensor(steps, "steps", dtype).to(dtype)
+    dtype, device = coefficients.dtype, coefficients.device
+    rhs = _as_tensor(rhs, "rhs", dtype).to(dtype=dtype, device=device)
+    init_vars = _as_tensor(init_vars, "init_vars", dtype).to(dtype=dtype, device=device)
+    steps = _as_tensor(steps, "steps", dtype).to(dtype=dtype, device=device)
     if coefficients.ndim < 4:
         raise ValueError(
             "coefficients must have shape (..., n_steps, n_equations, n_dims, "
@@ -410,13 +410,13 @@ class _BandedSolve(torch.autograd.Function):
         ctx: Any,
         factor: _BandedFactor,
         rhs: torch.Tensor,
-        D: torch.Tensor,
-        E: torch.Tensor,
+        D: torch.Tensor | None,
+        E: torch.Tensor | None,
         F: torch.Tensor | None,
     ) -> torch.Tensor:
         x = factor.solve(rhs)
         ctx.factor = factor
-        ctx.shapes = (D.shape, E.shape, None if F is None else F.shape)
+        ctx.shapes = tuple(None if a is None else a.shape for a in (D, E, F))
         ctx.save_for_backward(x)
         return x
 
@@ -427,9 +427,9 @@ class _BandedSolve(torch.autograd.Function):
         gb = ctx.factor.solve(g)
         sD, sE, sF = ctx.shapes
         gD = gE = gF = None
-        if ctx.needs_input_grad[2]:
+        if sD is not None and ctx.needs_input_grad[2]:
             gD = _sum_to(-gb[..., :, None] * x[..., None, :], sD)
-        if ctx.needs_input_grad[3]:
+        if sE is not None and ctx.needs_input_grad[3]:
             gE = -(
                 gb[..., 1:, :, None] * x[..., :-1, None, :]
                 + x[..., 1:, :, None] * gb[..., :-1, None, :]
@@ -599,10 +599,7 @@ def solve_linear_ode(
     rhs_vec = _assemble_rhs(p, w)
     if cache is not None:
         factor = cache._get(p, central, w)
-        n, b = p.n_steps, p.n_dims * p.n_orders
-        dummy_d = torch.zeros(p.lhs_batch + (n, b, b), dtype=rhs_vec.dtype)
-        dummy_e = torch.zeros(p.lhs_batch + (n - 1, b, b), dtype=rhs_vec.dtype)
-        x = _BandedSolve.apply(factor, rhs_vec, dummy_d, dummy_e, None)
+        x = _BandedSolve.apply(factor, rhs_vec, None, None, None)
     else:
         D, E, F = _assemble_lhs(p, central, w)
         with torch.no_grad():
@@ -619,6 +616,7 @@ def _dense_rows(
     b = d * m1
     batch = p.batch
     dt = p.coefficients.dtype
+    dev = p.coefficients.device
     blocks: list[torch.Tensor] = []
     targets: list[torch.Tensor] = []
     we, wi, ws = w
@@ -629,7 +627,7 @@ def _dense_rows(
     C = C.expand(batch + C.shape[-4:])
     q = C.shape[-3]
     Cf = C.reshape(batch + (n, q, b))
-    eye_n = torch.eye(n, dtype=dt)
+    eye_n = torch.eye(n, dtype=dt, device=dev)
     Aeq = Cf[..., :, :, None, :] * eye_n[:, None, :, None]  # (..., n, q, n, b)
     blocks.append(we * Aeq.reshape(batch + (n * q, n * b)))
     r = p.rhs.expand(batch + (n, q))
@@ -639,8 +637,8 @@ def _dense_rows(
     idx = [
         s * b + i * m1 + k for s in range(n_iv) for i in range(d) for k in range(n_ivo)
     ]
-    Aiv = torch.zeros(len(idx), n * b, dtype=dt)
-    Aiv[torch.arange(len(idx)), torch.tensor(idx)] = wi
+    Aiv = torch.zeros(len(idx), n * b, dtype=dt, device=dev)
+    Aiv[torch.arange(len(idx)), torch.tensor(idx, dtype=torch.long)] = wi
     blocks.append(Aiv.expand(batch + Aiv.shape))
     targets.append(
         wi * p.init_vars.expand(batch + p.init_vars.shape[-3:]).reshape(batch + (-1,))
@@ -649,8 +647,8 @@ def _dense_rows(
     h = p.steps.expand(p.steps.shape[:-1] + (n - 1,)).expand(batch + (n - 1,))
     A, Cn = _taylor_rows(h, m1, central)  # (..., n-1, R, m1)
     R = A.shape[-2]
-    eye_d = torch.eye(d, dtype=dt)
-    sel = torch.eye(n, dtype=dt)
+    eye_d = torch.eye(d, dtype=dt, device=dev)
+    sel = torch.eye(n, dtype=dt, device=dev)
 
     def place(coef: torch.Tensor, offset: int, count: int) -> torch.Tensor:
         # coef (..., count, R, m1) on step row + offset -> (..., count, d, R, n*b)
@@ -661,7 +659,7 @@ def _dense_rows(
 
     Asm = place(A, 0, n - 1) + place(Cn, 1, n - 1)
     blocks.append(ws * Asm.reshape(batch + (-1, n * b)))
-    targets.append(torch.zeros(batch + (Asm.shape[-4] * d * R,), dtype=dt))
+    targets.append(torch.zeros(batch + (Asm.shape[-4] * d * R,), dtype=dt, device=dev))
     if central and n >= 3:
         pp, qq, pn = _central_rows(h, m1)  # (..., n-2, m1)
         Ac = (
@@ -670,7 +668,7 @@ def _dense_rows(
             + place(pn[..., None, :], 2, n - 2)
         )
         blocks.append(ws * Ac.reshape(batch + (-1, n * b)))
-        targets.append(torch.zeros(batch + ((n - 2) * d,), dtype=dt))
+        targets.append(torch.zeros(batch + ((n - 2) * d,), dtype=dt, device=dev))
     return torch.cat(blocks, dim=-2), torch.cat(targets, dim=-1)
 
 
