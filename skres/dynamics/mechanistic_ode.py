@@ -103,7 +103,7 @@ class MechanisticODE(BaseEstimator):
         Thresholding cycles run.
     n_features_in_ : int
         Number of state variables.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         State names, when ``X`` had string column names.
 
     See Also
