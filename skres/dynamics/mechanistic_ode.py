@@ -191,10 +191,8 @@ class MechanisticODE(BaseEstimator):
             raise ValueError("library must return an array of shape (n_samples, k).")
         return theta
 
-    def _integrated_library(
-        self, X: np.ndarray, t: np.ndarray, theta: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, int]:
-        """Design matrix (rows, n_terms) and targets (rows, n_features)."""
+    def _windows(self, t: np.ndarray) -> dict[int, np.ndarray]:
+        """Window row indices, grouped by window length: ``{w: (n_win, w)}``."""
         window = check_positive_int(self.window, "window")
         if window < 2:
             raise ValueError(f"window must be >= 2; got {window}.")
@@ -216,17 +214,27 @@ class MechanisticODE(BaseEstimator):
                 "No trajectory has at least 2 samples; t must increase within each "
                 "trajectory (a decrease of t starts a new trajectory)."
             )
+        return {w: np.stack(v) for w, v in groups.items()}
+
+    @staticmethod
+    def _steps(tw: np.ndarray) -> np.ndarray:
+        h = np.diff(tw, axis=1)
+        if np.allclose(h, h[:1], rtol=1e-12, atol=0.0):
+            h = h[:1]  # shared left-hand side: factor once
+        return np.ascontiguousarray(h)
+
+    def _integrated_library(
+        self, X: np.ndarray, t: np.ndarray, theta: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """Design matrix (rows, n_terms) and targets (rows, n_features)."""
+        groups = self._windows(t)
         order = check_positive_int(self.order, "order")
         m1 = order + 1
         designs, targets = [], []
         n_windows = 0
-        for idx_list in groups.values():
-            idx = np.stack(idx_list)  # (n_win, w)
+        for idx in groups.values():  # (n_win, w)
             n_windows += len(idx)
-            tw = t[idx]
-            h = np.diff(tw, axis=1)
-            if np.allclose(h, h[:1], rtol=1e-12, atol=0.0):
-                h = h[:1]  # shared left-hand side: factor once
+            h = self._steps(t[idx])
             coef = torch.zeros(1, 1, 1, m1, dtype=torch.float64)
             coef[..., 1] = 1.0
             th = theta[idx]  # (n_win, w, k)
@@ -240,7 +248,7 @@ class MechanisticODE(BaseEstimator):
                 coef,
                 torch.from_numpy(rhs[..., None]),
                 torch.from_numpy(iv),
-                torch.from_numpy(np.ascontiguousarray(h)),
+                torch.from_numpy(h),
                 central_smoothness=bool(self.central_smoothness),
             )[..., 0, 0].numpy()  # (k + 1, n_win, w)
             designs.append(u[:k].reshape(k, -1).T)
