@@ -231,3 +231,31 @@ def test_make_lorenz():
     for kwargs in ({"n_samples": 1}, {"dt": -1.0}, {"noise": -0.1}, {"x0": (1, 2)}):
         with pytest.raises(ValueError):
             make_lorenz(**{"n_samples": 10, **kwargs})
+
+
+# --- MNN-style gradient mode ----------------------------------------------------------
+def test_gradient_mode_trains_and_keeps_the_lorenz_support():
+    X, t, coef = make_lorenz(1500, noise=0.01, return_coef=True, random_state=2)
+    params = {"fit_method": "gradient", "n_epochs": 40, "max_cycles": 2}
+    params["hidden_size"] = 32
+    model = MechanisticODE(**params, random_state=0).fit(X, t=t)
+    rel, spurious, missing = _errors(model, coef)
+    assert missing == 0 and spurious <= 2
+    assert rel <= 0.10
+    curve = model.loss_curve_
+    assert curve.ndim == 1 and len(curve) >= 40
+    assert curve[-1] < curve[0]  # the encoder and coefficients reduce the loss
+    again = MechanisticODE(**params, random_state=0).fit(X, t=t)
+    np.testing.assert_array_equal(model.coef_, again.coef_)
+    np.testing.assert_array_equal(model.loss_curve_, again.loss_curve_)
+
+
+def test_gradient_mode_errors():
+    X, t = make_lorenz(200)
+    with pytest.raises(ValueError, match="fit_method"):
+        MechanisticODE(fit_method="adam").fit(X, t=t)
+    library = FunctionTransformer(feature_names_out="one-to-one")
+    with pytest.raises(ValueError, match="needs library='poly'"):
+        MechanisticODE(fit_method="gradient", library=library).fit(X, t=t)
+    with pytest.raises(ValueError, match="n_epochs"):
+        MechanisticODE(fit_method="gradient", n_epochs=0).fit(X, t=t)

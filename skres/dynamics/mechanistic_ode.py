@@ -26,15 +26,17 @@ import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import r2_score
 from sklearn.preprocessing import PolynomialFeatures
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import (
+    check_option,
     check_positive_float,
     check_positive_int,
     check_side_array,
     validate_input,
 )
-from ..solvers import solve_linear_ode
+from ..solvers import LinearODEFactorCache, solve_linear_ode
 
 __all__ = ["MechanisticODE"]
 
@@ -86,6 +88,26 @@ class MechanisticODE(BaseEstimator):
         solve (the threshold still applies to the unscaled coefficients).
     dt : float, default=1.0
         Sampling interval when ``fit`` is called without ``t``.
+    fit_method : {"lstsq", "gradient"}, default="lstsq"
+        ``"lstsq"``: closed-form least squares with sequential thresholding on the
+        integrated library (fast, deterministic). ``"gradient"``: the MNN-style
+        training, warm-started from the ``"lstsq"`` fit: an MLP encoder maps each
+        window to a denoised state ``x_hat`` (a residual correction of the data),
+        the solver integrates ``u' = Theta(x_hat) xi`` from ``x_hat(t_0)`` with a
+        frozen left-hand side, and Adam minimises
+        ``MSE(u, x) + MSE(x_hat, x)`` (scaled per state) over ``xi`` and the
+        encoder; after each of ``max_cycles`` cycles of ``n_epochs`` full-batch
+        steps, coefficients below ``threshold`` are masked out. Needs
+        ``library="poly"`` (the library is evaluated in torch).
+    n_epochs : int, default=200
+        Adam steps per thresholding cycle (``fit_method="gradient"``).
+    lr : float, default=1e-3
+        Adam learning rate (``fit_method="gradient"``).
+    hidden_size : int, default=256
+        Width of the encoder's hidden layer (``fit_method="gradient"``).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the encoder initialisation (``fit_method="gradient"``; the
+        ``"lstsq"`` mode is deterministic).
 
     Attributes
     ----------
@@ -101,6 +123,8 @@ class MechanisticODE(BaseEstimator):
         Number of integration windows used.
     n_cycles_ : int
         Thresholding cycles run.
+    loss_curve_ : ndarray of shape (n_steps,)
+        Training loss per Adam step (``fit_method="gradient"`` only).
     n_features_in_ : int
         Number of state variables.
     feature_names_in_ : ndarray of shape (n_features,)
@@ -143,6 +167,11 @@ class MechanisticODE(BaseEstimator):
         max_cycles: int = 10,
         normalize_columns: bool = True,
         dt: float = 1.0,
+        fit_method: str = "lstsq",
+        n_epochs: int = 200,
+        lr: float = 1e-3,
+        hidden_size: int = 256,
+        random_state: Any = None,
     ) -> None:
         self.library = library
         self.degree = degree
@@ -155,6 +184,11 @@ class MechanisticODE(BaseEstimator):
         self.max_cycles = max_cycles
         self.normalize_columns = normalize_columns
         self.dt = dt
+        self.fit_method = fit_method
+        self.n_epochs = n_epochs
+        self.lr = lr
+        self.hidden_size = hidden_size
+        self.random_state = random_state
 
     @classmethod
     def _get_test_params(cls) -> dict[str, Any]:
@@ -291,6 +325,84 @@ class MechanisticODE(BaseEstimator):
         coef[~support] = 0.0
         return coef, cycles
 
+    def _fit_gradient(
+        self, X: np.ndarray, t: np.ndarray, coef0: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """MNN-style training (encoder + sparse coefficients), warm-started."""
+        n_epochs = check_positive_int(self.n_epochs, "n_epochs")
+        lr = check_positive_float(self.lr, "lr")
+        hidden = check_positive_int(self.hidden_size, "hidden_size")
+        threshold = check_positive_float(self.threshold, "threshold", allow_zero=True)
+        max_cycles = check_positive_int(self.max_cycles, "max_cycles")
+        m1 = check_positive_int(self.order, "order") + 1
+        rng = check_random_state(self.random_state)
+        gen = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))
+        f64 = torch.float64
+        d = X.shape[1]
+        sigma = torch.as_tensor(np.where(X.std(0) > 0, X.std(0), 1.0), dtype=f64)
+        powers = torch.as_tensor(self.library_.powers_, dtype=f64)  # (p, d)
+        theta_scale = torch.as_tensor(
+            np.where(
+                (s := self._theta(X).std(0)) > 0, s, np.abs(self._theta(X)).mean(0)
+            ),
+            dtype=f64,
+        ).clamp(min=1e-12)
+        coef_unit = sigma[:, None] / theta_scale  # xi = beta * coef_unit
+        beta = torch.nn.Parameter(torch.as_tensor(coef0, dtype=f64) / coef_unit)
+        mask = torch.as_tensor(coef0 != 0)
+        data = []
+        for w, idx in self._windows(t).items():
+            Xw = torch.as_tensor(X[idx], dtype=f64)  # (n_win, w, d)
+            steps = torch.as_tensor(self._steps(t[idx]), dtype=f64)
+            first = torch.nn.Linear(w * d, hidden, dtype=f64)
+            last = torch.nn.Linear(hidden, w * d, dtype=f64)
+            with torch.no_grad():
+                bound = 1.0 / float(np.sqrt(w * d))
+                first.weight.uniform_(-bound, bound, generator=gen)
+                first.bias.zero_()
+                last.weight.zero_()  # start at x_hat = x
+                last.bias.zero_()
+            enc = torch.nn.Sequential(first, torch.nn.Tanh(), last)
+            data.append((Xw, steps, enc, LinearODEFactorCache()))
+        params = [beta] + [p for _, _, enc, _ in data for p in enc.parameters()]
+        optim = torch.optim.Adam(params, lr=lr)
+        lhs = torch.zeros(1, 1, 1, m1, dtype=f64)
+        lhs[..., 1] = 1.0
+        central = bool(self.central_smoothness)
+        losses: list[float] = []
+
+        def loss_fn() -> torch.Tensor:
+            xi = beta * mask * coef_unit  # (d, p)
+            total = torch.zeros((), dtype=f64)
+            for Xw, steps, enc, cache in data:
+                z = (Xw / sigma).flatten(1)
+                x_hat = Xw + sigma * enc(z).reshape(Xw.shape)
+                theta = torch.prod(x_hat[..., None, :] ** powers, dim=-1)
+                rhs = (theta @ xi.T).movedim(-1, 0)[..., None]  # (d, n_win, w, 1)
+                iv = x_hat[:, 0, :].T[:, :, None, None, None]  # (d, n_win, 1, 1, 1)
+                u = solve_linear_ode(
+                    lhs, rhs, iv, steps, central_smoothness=central, cache=cache
+                )[..., 0, 0].movedim(0, -1)  # (n_win, w, d)
+                total = total + (((u - Xw) / sigma) ** 2).mean()
+                total = total + (((x_hat - Xw) / sigma) ** 2).mean()
+            return total
+
+        for _cycle in range(max_cycles):
+            for _ in range(n_epochs):
+                optim.zero_grad()
+                loss = loss_fn()
+                loss.backward()
+                optim.step()
+                losses.append(float(loss.detach()))
+            with torch.no_grad():
+                xi = (beta * mask * coef_unit).numpy()
+                new_mask = mask & torch.as_tensor(np.abs(xi) >= threshold)
+                if torch.equal(new_mask, mask):
+                    break
+                mask = new_mask
+        coef = (beta * mask * coef_unit).detach().numpy().copy()
+        return coef, np.asarray(losses)
+
     # ------------------------------------------------------------------ API
     def fit(self, X: Any, y: Any = None, *, t: Any = None) -> MechanisticODE:
         """Discover the ODE from sampled states.
@@ -316,8 +428,13 @@ class MechanisticODE(BaseEstimator):
         times = self._time(t, X.shape[0])
         self.library_ = self._make_library().fit(X)
         theta = self._theta(X)
+        method = check_option(self.fit_method, "fit_method", ("lstsq", "gradient"))
+        if method == "gradient" and not isinstance(self.library_, PolynomialFeatures):
+            raise ValueError("fit_method='gradient' needs library='poly'.")
         Phi, Y, self.n_windows_ = self._integrated_library(X, times, theta)
         self.coef_, self.n_cycles_ = self._stlsq(Phi, Y)
+        if method == "gradient":
+            self.coef_, self.loss_curve_ = self._fit_gradient(X, times, self.coef_)
         self.support_ = self.coef_ != 0
         names = self._state_names()
         self.terms_ = np.asarray(
