@@ -184,6 +184,7 @@ def _fwd_bwd(args):
     solve_linear_ode(*ins).sum().backward()
 
 
+@pytest.mark.slow  # ~10 s CPU, > 20 s wall on the shared 2-core box
 def test_4_linear_scaling_and_memory():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -212,6 +213,7 @@ def test_4_linear_scaling_and_memory():
 
 
 # --- item 5: speed vs the dense solve -------------------------------------------------
+@pytest.mark.slow  # the dense reference at n = 400 (3.6 s CPU, ~20 s wall loaded)
 def test_5_faster_than_dense():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
