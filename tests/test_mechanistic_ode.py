@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sklearn
+import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import Pipeline
@@ -238,7 +239,9 @@ def test_gradient_mode_trains_and_keeps_the_lorenz_support():
     X, t, coef = make_lorenz(1500, noise=0.01, return_coef=True, random_state=2)
     params = {"fit_method": "gradient", "n_epochs": 40, "max_cycles": 2}
     params["hidden_size"] = 32
+    rng_state = torch.random.get_rng_state()
     model = MechanisticODE(**params, random_state=0).fit(X, t=t)
+    assert torch.equal(rng_state, torch.random.get_rng_state())  # local generator
     rel, spurious, missing = _errors(model, coef)
     assert missing == 0 and spurious <= 2
     assert rel <= 0.10

@@ -341,12 +341,10 @@ class MechanisticODE(BaseEstimator):
         d = X.shape[1]
         sigma = torch.as_tensor(np.where(X.std(0) > 0, X.std(0), 1.0), dtype=f64)
         powers = torch.as_tensor(self.library_.powers_, dtype=f64)  # (p, d)
-        theta_scale = torch.as_tensor(
-            np.where(
-                (s := self._theta(X).std(0)) > 0, s, np.abs(self._theta(X)).mean(0)
-            ),
-            dtype=f64,
-        ).clamp(min=1e-12)
+        theta_np = self._theta(X)
+        spread = theta_np.std(0)
+        spread = np.where(spread > 0, spread, np.abs(theta_np).mean(0))
+        theta_scale = torch.as_tensor(spread, dtype=f64).clamp(min=1e-12)
         coef_unit = sigma[:, None] / theta_scale  # xi = beta * coef_unit
         beta = torch.nn.Parameter(torch.as_tensor(coef0, dtype=f64) / coef_unit)
         mask = torch.as_tensor(coef0 != 0)
@@ -354,17 +352,17 @@ class MechanisticODE(BaseEstimator):
         for w, idx in self._windows(t).items():
             Xw = torch.as_tensor(X[idx], dtype=f64)  # (n_win, w, d)
             steps = torch.as_tensor(self._steps(t[idx]), dtype=f64)
-            first = torch.nn.Linear(w * d, hidden, dtype=f64)
-            last = torch.nn.Linear(hidden, w * d, dtype=f64)
-            with torch.no_grad():
-                bound = 1.0 / float(np.sqrt(w * d))
-                first.weight.uniform_(-bound, bound, generator=gen)
-                first.bias.zero_()
-                last.weight.zero_()  # start at x_hat = x
-                last.bias.zero_()
-            enc = torch.nn.Sequential(first, torch.nn.Tanh(), last)
+            # encoder weights drawn from the local generator (no global RNG use)
+            bound = 1.0 / float(np.sqrt(w * d))
+            w1 = (2 * torch.rand(hidden, w * d, dtype=f64, generator=gen) - 1) * bound
+            enc = [
+                torch.nn.Parameter(w1),
+                torch.nn.Parameter(torch.zeros(hidden, dtype=f64)),
+                torch.nn.Parameter(torch.zeros(w * d, hidden, dtype=f64)),  # x_hat = x
+                torch.nn.Parameter(torch.zeros(w * d, dtype=f64)),
+            ]
             data.append((Xw, steps, enc, LinearODEFactorCache()))
-        params = [beta] + [p for _, _, enc, _ in data for p in enc.parameters()]
+        params = [beta] + [p for _, _, enc, _ in data for p in enc]
         optim = torch.optim.Adam(params, lr=lr)
         lhs = torch.zeros(1, 1, 1, m1, dtype=f64)
         lhs[..., 1] = 1.0
@@ -376,7 +374,8 @@ class MechanisticODE(BaseEstimator):
             total = torch.zeros((), dtype=f64)
             for Xw, steps, enc, cache in data:
                 z = (Xw / sigma).flatten(1)
-                x_hat = Xw + sigma * enc(z).reshape(Xw.shape)
+                hidden_z = torch.tanh(z @ enc[0].T + enc[1])
+                x_hat = Xw + sigma * (hidden_z @ enc[2].T + enc[3]).reshape(Xw.shape)
                 theta = torch.prod(x_hat[..., None, :] ** powers, dim=-1)
                 rhs = (theta @ xi.T).movedim(-1, 0)[..., None]  # (d, n_win, w, 1)
                 iv = x_hat[:, 0, :].T[:, :, None, None, None]  # (d, n_win, 1, 1, 1)
