@@ -11,6 +11,49 @@ sys.path.insert(0, os.path.abspath(".."))
 
 import skres  # noqa: E402
 
+#: The API reference lists every public name of these modules; it is written from
+#: their ``__all__`` at each build, so new estimators appear without editing it.
+API_MODULES = (
+    "skres.causal",
+    "skres.interpretability",
+    "skres.dynamics",
+    "skres.distillation",
+    "skres.solvers",
+    "skres.datasets",
+    "skres.plotting",
+    "skres.utils",
+)
+
+
+def _write_api_reference(path: str) -> None:
+    import importlib
+
+    lines = ["API reference", "=============", ""]
+    for name in API_MODULES:
+        public = sorted(importlib.import_module(name).__all__, key=str.lower)
+        if not public:
+            continue
+        lines += [
+            name,
+            "-" * len(name),
+            "",
+            f".. currentmodule:: {name}",
+            "",
+            ".. autosummary::",
+            "   :toctree: generated",
+            "   :nosignatures:",
+            "",
+            *(f"   {item}" for item in public),
+            "",
+        ]
+    text = "\n".join(lines)
+    if not os.path.exists(path) or open(path).read() != text:
+        with open(path, "w") as handle:
+            handle.write(text)
+
+
+_write_api_reference(os.path.join(os.path.dirname(__file__), "api.rst"))
+
 project = "skres"
 author = "The skres developers"
 copyright = "2026, The skres developers"

@@ -11,6 +11,7 @@ from ._measurement import (
     make_linear_gaussian_scm,
     make_measurement_model,
 )
+from ._ode import make_lorenz
 from ._ppci import make_causal_digits, make_visible_treatment
 from ._residual import make_residual_units
 from ._sem import generalized_normal_psi, make_shifted_sem
@@ -28,6 +29,7 @@ __all__ = [
     "make_embedding_trial",
     "make_leaky_gaussian_trial",
     "make_linear_gaussian_scm",
+    "make_lorenz",
     "make_measurement_model",
     "make_paradox_trial",
     "make_planted_heads",

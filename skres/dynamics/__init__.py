@@ -1,3 +1,9 @@
-"""skres.dynamics: see the README's estimator table for what is planned here."""
+"""skres.dynamics: discovery and simulation of dynamical systems.
 
-__all__: list[str] = []
+:class:`MechanisticODE` discovers sparse ODEs with the linear-time mechanistic
+solver (Scalable Mechanistic Neural Networks) as integrator.
+"""
+
+from .mechanistic_ode import MechanisticODE
+
+__all__ = ["MechanisticODE"]

@@ -1,0 +1,352 @@
+"""skres.solvers.solve_linear_ode: spec pde_smnn.md §5.1 items 1-7 (and more)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skres.solvers import (
+    LinearODEFactorCache,
+    LinearODESolver,
+    solve_linear_ode,
+    solve_linear_ode_dense,
+)
+from skres.solvers.ode import _assemble_lhs, _factor, _prepare
+
+F64 = torch.float64
+
+
+def random_problem(seed, B=3, n=12, q=2, d=2, m1=3, n_iv_orders=2, lhs_batch=True):
+    g = torch.Generator().manual_seed(seed)
+    shape_b = (B,) if lhs_batch else (1,)
+    coef = torch.randn(*shape_b, n, q, d, m1, dtype=F64, generator=g)
+    rhs = torch.randn(B, n, q, dtype=F64, generator=g)
+    iv = torch.randn(B, 1, d, n_iv_orders, dtype=F64, generator=g)
+    steps = 0.05 + 0.1 * torch.rand(*shape_b, n - 1, dtype=F64, generator=g)
+    return coef, rhs, iv, steps
+
+
+def _grads(fn, inputs, central):
+    ins = [x.clone().requires_grad_() for x in inputs]
+    u = fn(*ins, central_smoothness=central)
+    probe = torch.sin(torch.arange(u.numel(), dtype=F64)).reshape(u.shape)
+    return u.detach(), torch.autograd.grad((u * probe).sum(), ins)
+
+
+# --- item 1: dense agreement ----------------------------------------------------------
+@pytest.mark.parametrize("central", [False, True])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_1_dense_agreement_values_and_gradients(central, seed):
+    inputs = random_problem(seed)
+    u, g = _grads(solve_linear_ode, inputs, central)
+    ud, gd = _grads(solve_linear_ode_dense, inputs, central)
+    assert (u - ud).abs().max() / u.abs().max() <= 1e-10
+    for a, b in zip(g, gd, strict=True):
+        assert (a - b).abs().max() <= 1e-8
+
+
+@pytest.mark.parametrize("central", [False, True])
+def test_1b_other_sizes_and_broadcast_lhs(central):
+    # order 3, 3 dims, 3 equations, LHS shared over the batch, init on 2 steps.
+    g = torch.Generator().manual_seed(5)
+    coef = torch.randn(1, 9, 3, 3, 4, dtype=F64, generator=g)
+    coef[..., 1] += 2.0 * torch.eye(3, dtype=F64)
+    rhs = torch.randn(4, 9, 3, dtype=F64, generator=g)
+    iv = torch.randn(4, 2, 3, 3, dtype=F64, generator=g)
+    steps = torch.full((1, 8), 0.1, dtype=F64)
+    u, g1 = _grads(solve_linear_ode, (coef, rhs, iv, steps), central)
+    ud, g2 = _grads(solve_linear_ode_dense, (coef, rhs, iv, steps), central)
+    assert u.shape == (4, 9, 3, 4)
+    assert (u - ud).abs().max() / u.abs().max() <= 1e-10
+    for a, b in zip(g1, g2, strict=True):
+        assert a.shape == b.shape
+        assert (a - b).abs().max() <= 1e-8 * max(1.0, float(b.abs().max()))
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    n=st.integers(2, 9),
+    d=st.integers(1, 2),
+    m1=st.integers(2, 4),
+    central=st.booleans(),
+    seed=st.integers(0, 10_000),
+)
+def test_property_banded_equals_dense(n, d, m1, central, seed):
+    coef, rhs, iv, steps = random_problem(
+        seed, B=2, n=n, q=d, d=d, m1=m1, n_iv_orders=m1 - 1
+    )
+    u = solve_linear_ode(coef, rhs, iv, steps, central_smoothness=central)
+    ud = solve_linear_ode_dense(coef, rhs, iv, steps, central_smoothness=central)
+    assert torch.allclose(u, ud, rtol=1e-8, atol=1e-8 * float(ud.abs().max()))
+
+
+# --- item 2: gradcheck ----------------------------------------------------------------
+@pytest.mark.parametrize("central", [False, True])
+def test_2_gradcheck(central):
+    g = torch.Generator().manual_seed(3)
+    n = 6
+    coef = torch.randn(1, n, 1, 1, 3, dtype=F64, generator=g)
+    coef[..., 1] += 2.0
+    rhs = torch.randn(1, n, 1, dtype=F64, generator=g)
+    iv = torch.randn(1, 1, 1, 2, dtype=F64, generator=g)
+    steps = 0.1 + 0.05 * torch.rand(1, n - 1, dtype=F64, generator=g)
+    inputs = tuple(x.requires_grad_() for x in (coef, rhs, iv, steps))
+
+    def fn(c, r, i, s):
+        return solve_linear_ode(c, r, i, s, central_smoothness=central)
+
+    assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+# --- item 3: convergence order --------------------------------------------------------
+def _decay_error(order, h):
+    n = int(round(3 / h)) + 1
+    t = torch.linspace(0, 3, n, dtype=F64)
+    coef = torch.zeros(1, 1, 1, order + 1, dtype=F64)
+    coef[..., 0], coef[..., 1] = 0.5, 1.0
+    u = solve_linear_ode(
+        coef,
+        torch.sin(t)[:, None],
+        torch.ones(1, 1, 1, dtype=F64),
+        torch.full((n - 1,), h, dtype=F64),
+    )
+    exact = (1 + 1 / 1.25) * torch.exp(-0.5 * t) + (
+        0.5 * torch.sin(t) - torch.cos(t)
+    ) / 1.25
+    return float((u[:, 0, 0] - exact).abs().max())
+
+
+def test_3_convergence_orders():
+    e2a, e2b = _decay_error(2, 0.05), _decay_error(2, 0.025)
+    e3a, e3b = _decay_error(3, 0.05), _decay_error(3, 0.025)
+    assert e2a <= 1e-3
+    assert e2a / e2b >= 3.5
+    assert e3a / e3b >= 12.0
+    # a third refinement level keeps the order-2 rate
+    assert e2b / _decay_error(2, 0.0125) >= 3.5
+
+
+def test_3_oscillator_central():
+    h, T = 0.025, 3.0
+    n = int(round(T / h)) + 1
+    t = torch.linspace(0, T, n, dtype=F64)
+    coef = torch.tensor([4.0, 0.0, 1.0], dtype=F64).reshape(1, 1, 1, 3)
+    iv = torch.tensor([1.0, 0.0], dtype=F64).reshape(1, 1, 2)
+    u = solve_linear_ode(
+        coef,
+        torch.zeros(1, 1, dtype=F64),
+        iv,
+        torch.full((n - 1,), h, dtype=F64),
+        central_smoothness=True,
+    )
+    assert float((u[:, 0, 0] - torch.cos(2 * t)).abs().max()) <= 3e-3
+
+
+def test_nonuniform_steps_accuracy():
+    rng = np.random.default_rng(0)
+    h = torch.as_tensor(0.02 + 0.02 * rng.random(120))
+    t = torch.cat([torch.zeros(1, dtype=F64), torch.cumsum(h, 0)])
+    coef = torch.tensor([1.0, 1.0, 0.0], dtype=F64).reshape(1, 1, 1, 3)
+    u = solve_linear_ode(
+        coef, torch.zeros(1, 1, dtype=F64), torch.ones(1, 1, 1, dtype=F64), h
+    )
+    assert float((u[:, 0, 0] - torch.exp(-t)).abs().max()) < 1e-4
+    assert float((u[:, 0, 1] + torch.exp(-t)).abs().max()) < 1e-3
+
+
+# --- item 4: linear scaling -----------------------------------------------------------
+def _timing_problem(n, B=8):
+    g = torch.Generator().manual_seed(0)
+    coef = torch.randn(B, n, 1, 1, 3, dtype=F64, generator=g)
+    coef[..., 1] += 1.0
+    rhs = torch.randn(B, n, 1, dtype=F64, generator=g)
+    iv = torch.randn(B, 1, 1, 2, dtype=F64, generator=g)
+    steps = torch.full((B, n - 1), 0.01, dtype=F64)
+    return coef, rhs, iv, steps
+
+
+def _min_time(fn, reps=5):
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.process_time()
+        fn()
+        best = min(best, time.process_time() - t0)
+    return best
+
+
+def _fwd_bwd(args):
+    ins = [x.clone().requires_grad_() for x in args]
+    solve_linear_ode(*ins).sum().backward()
+
+
+@pytest.mark.slow  # ~10 s CPU, > 20 s wall on the shared 2-core box
+def test_4_linear_scaling_and_memory():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        a1, a4 = _timing_problem(1000), _timing_problem(4000)
+        fwd = _min_time(lambda: solve_linear_ode(*a4)) / _min_time(
+            lambda: solve_linear_ode(*a1)
+        )
+        both = _min_time(lambda: _fwd_bwd(a4)) / _min_time(lambda: _fwd_bwd(a1))
+    finally:
+        torch.set_num_threads(threads)
+    assert 2.5 <= fwd <= 4.8, fwd
+    assert 2.5 <= both <= 4.8, both
+    # O(n) memory: 2n-1 (3n-3 with central rows) b x b normal-matrix blocks.
+    for central, expected in (
+        (False, lambda n: 2 * n - 1),
+        (True, lambda n: 3 * n - 3),
+    ):
+        for n in (50, 200):
+            p = _prepare(*_timing_problem(n, B=2), None)
+            D, E, F = _assemble_lhs(p, central, (1.0, 1.0, 1.0))
+            blocks = D.shape[-3] + E.shape[-3] + (0 if F is None else F.shape[-3])
+            assert blocks == expected(n)
+            assert D.shape[-2:] == E.shape[-2:] == (3, 3)
+            assert _factor(D, E, F).n_blocks <= 5 * n
+
+
+# --- item 5: speed vs the dense solve -------------------------------------------------
+@pytest.mark.slow  # the dense reference at n = 400 (3.6 s CPU, ~20 s wall loaded)
+def test_5_faster_than_dense():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        args = _timing_problem(400)
+        banded = _min_time(lambda: solve_linear_ode(*args), reps=3)
+        dense = _min_time(lambda: solve_linear_ode_dense(*args), reps=1)
+    finally:
+        torch.set_num_threads(threads)
+    assert dense / banded >= 10.0, (dense, banded)
+
+
+# --- item 6: equivalence with the MNN row set (no slack), via QR least squares
+@pytest.mark.parametrize("seed", [0, 7])
+def test_6_equivalence_with_mnn_rows(seed):
+    coef, rhs, iv, steps = random_problem(seed, B=2, n=30, q=1, d=1, m1=3)
+    u = solve_linear_ode(coef, rhs, iv, steps, central_smoothness=True)
+    ul = solve_linear_ode_dense(
+        coef, rhs, iv, steps, central_smoothness=True, method="lstsq"
+    )
+    assert float((u - ul).abs().max()) <= 1e-8 * max(1.0, float(ul.abs().max()))
+
+
+# --- item 7: frozen LHS ---------------------------------------------------------------
+def test_7_frozen_lhs_reuse():
+    args = _timing_problem(1000)
+    coef, rhs, iv, steps = args
+    cache = LinearODEFactorCache()
+    solve_linear_ode(coef, rhs, iv, steps, cache=cache)
+    rhs2 = torch.cos(rhs) + 1.0
+    cached = solve_linear_ode(coef, rhs2, iv, steps, cache=cache)
+    fresh = solve_linear_ode(coef, rhs2, iv, steps)
+    assert cache.n_factorizations == 1
+    assert float((cached - fresh).abs().max()) <= 1e-12
+    t_fresh = _min_time(lambda: solve_linear_ode(coef, rhs2, iv, steps), reps=3)
+    t_cached = _min_time(
+        lambda: solve_linear_ode(coef, rhs2, iv, steps, cache=cache), reps=3
+    )
+    assert t_cached < 0.5 * t_fresh, (t_cached, t_fresh)
+
+
+def test_7_frozen_lhs_refactors_on_change_and_gradients():
+    coef, rhs, iv, steps = random_problem(0, B=3, n=10)
+    cache = LinearODEFactorCache()
+    solve_linear_ode(coef, rhs, iv, steps, cache=cache)
+    # different batch size, same cache: a correct result of the right shape
+    sub = [x[:2] for x in (coef, rhs, iv, steps)]
+    out = solve_linear_ode(*sub, cache=cache)
+    assert out.shape == (2, 10, 2, 3)
+    assert torch.allclose(out, solve_linear_ode(*sub), atol=1e-12)
+    # changed coefficients with the same shapes: refactored, not stale
+    coef2 = coef * 1.5
+    out2 = solve_linear_ode(coef2, rhs, iv, steps, cache=cache)
+    assert torch.allclose(out2, solve_linear_ode(coef2, rhs, iv, steps), atol=1e-12)
+    assert cache.n_factorizations == 3
+    # gradients flow to rhs and init_vars (equal to the uncached ones) but not the LHS
+    r1 = rhs.clone().requires_grad_()
+    r2 = rhs.clone().requires_grad_()
+    c1 = coef2.clone().requires_grad_()
+    solve_linear_ode(c1, r1, iv, steps, cache=cache).pow(2).sum().backward()
+    solve_linear_ode(coef2, r2, iv, steps).pow(2).sum().backward()
+    assert torch.allclose(r1.grad, r2.grad, atol=1e-10)
+    assert c1.grad is None or float(c1.grad.abs().max()) == 0.0
+    cache.clear()
+    solve_linear_ode(coef2, rhs, iv, steps, cache=cache)
+    assert cache.n_factorizations == 4
+
+
+def test_module_form_and_frozen_cache():
+    coef, rhs, iv, steps = random_problem(2, B=2, n=8)
+    solver = LinearODESolver(central_smoothness=True, frozen_lhs=True)
+    out = solver(coef, rhs, iv, steps)
+    expected = solve_linear_ode(coef, rhs, iv, steps, central_smoothness=True)
+    assert torch.allclose(out, expected, atol=1e-12)
+    solver(coef, rhs + 1, iv, steps)
+    assert solver.cache is not None and solver.cache.n_factorizations == 1
+
+
+# --- errors ---------------------------------------------------------------------------
+def test_non_spd_raises():
+    D = -torch.eye(3, dtype=F64).expand(4, 3, 3).clone()
+    E = torch.zeros(3, 3, 3, dtype=F64)
+    with pytest.raises(ValueError, match="not positive definite"):
+        _factor(D, E, None)
+    # no initial values: the system has a null space
+    coef = torch.zeros(1, 1, 1, 3, dtype=F64)
+    with pytest.raises(ValueError, match="not positive definite"):
+        solve_linear_ode(
+            coef,
+            torch.zeros(1, 1, dtype=F64),
+            torch.zeros(0, 1, 1, dtype=F64),
+            torch.full((5,), 0.1, dtype=F64),
+        )
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda a: (a[0][0, 0], *a[1:]), "coefficients must have shape"),
+        (lambda a: (a[0], a[1][..., :1], *a[2:]), "equations"),
+        (lambda a: (*a[:3], -a[3]), "strictly positive"),
+        (lambda a: (*a[:3], a[3][..., :4]), "steps has 4 steps"),
+        (lambda a: (a[0], a[1] * float("nan"), *a[2:]), "rhs contains NaN"),
+        (lambda a: (*a[:2], a[2][..., :1, :], a[3]), "dims"),
+    ],
+)
+def test_bad_inputs(change, match):
+    args = random_problem(0, B=2, n=6)
+    with pytest.raises(ValueError, match=match):
+        solve_linear_ode(*change(args))
+
+
+def test_bad_weights_and_method():
+    args = random_problem(0, B=1, n=5)
+    with pytest.raises(ValueError, match="weights"):
+        solve_linear_ode(*args, weights=(1.0, 0.0, 1.0))
+    with pytest.raises(ValueError, match="method"):
+        solve_linear_ode_dense(*args, method="qr")
+
+
+def test_weights_match_dense_and_float32():
+    args = random_problem(4, B=2, n=7)
+    w = (2.0, 3.0, 0.5)
+    u = solve_linear_ode(*args, weights=w)
+    assert torch.allclose(u, solve_linear_ode_dense(*args, weights=w), atol=1e-9)
+    n, h = 51, 0.02  # float32 on a well-conditioned problem (u' = -u)
+    decay = (
+        torch.tensor([1.0, 1.0, 0.0]).reshape(1, 1, 1, 3),
+        torch.zeros(1, 1),
+        torch.ones(1, 1, 1),
+        torch.full((n - 1,), h),
+    )
+    u32 = solve_linear_ode(*decay)
+    assert u32.dtype == torch.float32
+    exact = torch.exp(-torch.linspace(0, 1, n))
+    assert float((u32[:, 0, 0] - exact).abs().max()) < 1e-4
