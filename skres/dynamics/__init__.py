@@ -1,3 +1,5 @@
-"""skres.dynamics: see the README's estimator table for what is planned here."""
+"""skres.dynamics: latent-space dynamics of neural models."""
 
-__all__: list[str] = []
+from .vector_field import AutoencoderHandle, LatentVectorField, MemorizationReport
+
+__all__: list[str] = ["AutoencoderHandle", "LatentVectorField", "MemorizationReport"]
