@@ -51,7 +51,7 @@ def test_half_map_n_iter_attractor_score_and_spectral_radius():
     lvf = _lvf(lambda z: 0.5 * z).fit([[4.0, 0.0]])
     expected = _closed_form_n_iter(4.0, 0.5, 1e-6)
     assert expected == 11
-    assert lvf.n_iter_.tolist() == [expected]
+    assert lvf.n_iters_.tolist() == [expected]
     assert lvf.converged_.all()
     assert lvf.attractors_.shape == (1, 2)
     assert np.abs(lvf.attractors_).max() < 1e-3
@@ -67,7 +67,7 @@ def test_half_map_n_iter_attractor_score_and_spectral_radius():
 @pytest.mark.parametrize(("rho", "z0", "tol"), [(0.3, 10.0, 1e-8), (0.9, 2.0, 1e-6)])
 def test_linear_contraction_n_iter_other_rates(rho, z0, tol):
     lvf = _lvf(lambda z: rho * z, tol=tol).fit([[z0, 0.0, 0.0]])
-    assert lvf.n_iter_[0] == _closed_form_n_iter(z0, rho, tol)
+    assert lvf.n_iters_[0] == _closed_form_n_iter(z0, rho, tol)
 
 
 def test_fixed_horizon_trajectory_score_pads_with_end_point():
@@ -112,7 +112,7 @@ def test_non_converging_map_warns_and_caps():
     lvf = _lvf(lambda z: z + 1, max_iter=37)
     with pytest.warns(ConvergenceWarning, match="did not meet"):
         lvf.fit([[0.0, 0.0], [1.0, 2.0]])
-    assert lvf.n_iter_.tolist() == [37, 37]
+    assert lvf.n_iters_.tolist() == [37, 37]
     assert not lvf.converged_.any()
     np.testing.assert_allclose(lvf.attractors_all_, [[37.0, 37.0], [38.0, 39.0]])
 
@@ -159,7 +159,7 @@ def test_projection_linear_ae_every_latent_is_fixed():
     X = np.vstack([directions, 2.5 * directions]) @ U.T
     lvf.fit(X)
     np.testing.assert_allclose(lvf.vector_field(rng.randn(7, k)), 0.0, atol=1e-12)
-    assert lvf.n_iter_.tolist() == [1] * len(X)
+    assert lvf.n_iters_.tolist() == [1] * len(X)
     assert len(lvf.attractors_) == len(directions)  # cosine rule: one per direction
     # Euclidean dedup separates points on the same ray.
     lvf_e = clone(lvf).set_params(dedup="euclidean").fit(X)
@@ -206,9 +206,9 @@ def test_dedup_merges_the_origin_and_checks_order():
 @given(rho=st.floats(0.05, 0.95), z0=st.floats(0.01, 50.0), tol=st.sampled_from([1e-4, 1e-6, 1e-9]))
 def test_iteration_matches_closed_form(rho, z0, tol):
     lvf = _lvf(lambda z: rho * z, tol=tol).fit([[z0]])
-    assert lvf.n_iter_[0] == _closed_form_n_iter(z0, rho, tol)
+    assert lvf.n_iters_[0] == _closed_form_n_iter(z0, rho, tol)
     np.testing.assert_allclose(
-        lvf.attractors_all_[0, 0], z0 * rho ** (lvf.n_iter_[0] + 1), rtol=1e-9
+        lvf.attractors_all_[0, 0], z0 * rho ** (lvf.n_iters_[0] + 1), rtol=1e-9
     )
 
 
@@ -264,7 +264,7 @@ def test_trajectories_pad_with_end_point():
         ({"dedup_threshold": 2.0}, "dedup_threshold"),
         ({"dedup_radius": -1.0}, "dedup_radius"),
         ({"dedup": "manhattan"}, "dedup"),
-        ({"score": "energy"}, "score"),
+        ({"ood_score": "energy"}, "ood_score"),
         ({"contamination": 0.7}, "contamination"),
         ({"horizon": 0}, "horizon"),
     ],

@@ -211,7 +211,7 @@ class LatentVectorField(
     ``dedup_threshold``, the paper's rule, or when they are closer than
     ``dedup_radius``, which also handles attractors at the origin).
 
-    OOD scores (``score``; higher = more out-of-distribution; :meth:`score_samples`
+    OOD scores (``ood_score``; higher = more out-of-distribution; :meth:`score_samples`
     returns its negative, following scikit-learn):
 
     * ``"trajectory_mean"`` (the paper's, Sec. 4.2): mean over the trajectory points
@@ -266,7 +266,7 @@ class LatentVectorField(
     dedup : {"cosine", "euclidean"}, default="cosine"
         ``"cosine"``: the paper's rule or the radius; ``"euclidean"``: the radius
         only (separates attractors on the same ray).
-    score : str, default="trajectory_mean"
+    ood_score : str, default="trajectory_mean"
         The OOD score, one of those listed above.
     horizon : int or None, default=None
         Fixed trajectory horizon for ``"trajectory_mean"``; ``None`` averages over
@@ -301,8 +301,10 @@ class LatentVectorField(
         Training rows iterated in ``fit``.
     attractors_all_ : ndarray of shape (n_starts, n_latent)
         End point of each of them (not deduplicated).
-    n_iter_ : ndarray of shape (n_starts,)
+    n_iters_ : ndarray of shape (n_starts,)
         Iterations of each.
+    n_iter_ : int
+        The largest of them.
     converged_ : ndarray of shape (n_starts,)
         Whether each met the tolerance within ``max_iter``.
     attractors_ : ndarray of shape (n_attractors, n_latent)
@@ -371,7 +373,7 @@ class LatentVectorField(
         dedup_threshold: float = 0.99,
         dedup_radius: float | None = None,
         dedup: str = "cosine",
-        score: str = "trajectory_mean",
+        ood_score: str = "trajectory_mean",
         horizon: int | None = None,
         n_neighbors: int = 50,
         contamination: float = 0.05,
@@ -398,7 +400,7 @@ class LatentVectorField(
         self.dedup_threshold = dedup_threshold
         self.dedup_radius = dedup_radius
         self.dedup = dedup
-        self.score = score
+        self.ood_score = ood_score
         self.horizon = horizon
         self.n_neighbors = n_neighbors
         self.contamination = contamination
@@ -461,7 +463,7 @@ class LatentVectorField(
         if self.dedup_radius is not None:
             check_positive_float(self.dedup_radius, "dedup_radius")
         check_option(self.dedup, "dedup", ("cosine", "euclidean"))
-        check_option(self.score, "score", _SCORES)
+        check_option(self.ood_score, "ood_score", _SCORES)
         check_positive_int(self.horizon, "horizon", allow_none=True)
         check_positive_int(self.n_neighbors, "n_neighbors")
         if not (0.0 < float(self.contamination) <= 0.5):
@@ -685,7 +687,8 @@ class LatentVectorField(
         Z0 = Z[torch.as_tensor(chosen, device=Z.device)]
         res = self._iterate(Z0)
         self.attractors_all_ = self._to_numpy(res["final"])
-        self.n_iter_ = self._to_numpy(res["n_iter"])
+        self.n_iters_ = self._to_numpy(res["n_iter"])
+        self.n_iter_ = int(self.n_iters_.max()) if len(self.n_iters_) else 0
         self.converged_ = self._to_numpy(res["converged"])
         self.diverged_ = self._to_numpy(res["diverged"])
         n_bad = int((~self.converged_).sum())
@@ -765,7 +768,7 @@ class LatentVectorField(
 
     def _raw_scores(self, X_t: torch.Tensor, Z: torch.Tensor) -> np.ndarray:
         """The OOD score (higher = more anomalous), float64."""
-        score = self.score
+        score = self.ood_score
         A = self._attractor_set
         if score == "reconstruction":
             self._eval_mode()
