@@ -55,7 +55,8 @@ def test_half_map_n_iter_attractor_score_and_spectral_radius():
     assert lvf.converged_.all()
     assert lvf.attractors_.shape == (1, 2)
     assert np.abs(lvf.attractors_).max() < 1e-3
-    np.testing.assert_allclose(lvf.jacobian_spectral_radius([[4.0, 0.0]]), 0.5, atol=1e-6)
+    rho = lvf.jacobian_spectral_radius([[4.0, 0.0]])
+    np.testing.assert_allclose(rho, 0.5, atol=1e-6)
     # Trajectory score against the attractor set {0}: fit on the fixed point itself.
     at_zero = _lvf(lambda z: 0.5 * z).fit([[0.0, 0.0]])
     np.testing.assert_array_equal(at_zero.attractors_, [[0.0, 0.0]])
@@ -88,7 +89,8 @@ def test_tanh_two_attractors_and_basins():
     assert len(z0) == 100
     lvf = _lvf(lambda z: torch.tanh(2 * z)).fit(z0)
     assert len(lvf.attractors_) == 2
-    np.testing.assert_allclose(np.sort(lvf.attractors_[:, 0]), [-Z_STAR, Z_STAR], atol=1e-4)
+    found = np.sort(lvf.attractors_[:, 0])
+    np.testing.assert_allclose(found, [-Z_STAR, Z_STAR], atol=1e-4)
     signs = np.sign(lvf.attractors_[lvf.basin_labels_, 0])
     np.testing.assert_array_equal(signs, np.sign(z0[:, 0]))
     assert lvf.is_attractor([[0.0]]).tolist() == [False]
@@ -203,7 +205,11 @@ def test_dedup_merges_the_origin_and_checks_order():
 
 
 @settings(max_examples=25, deadline=None)
-@given(rho=st.floats(0.05, 0.95), z0=st.floats(0.01, 50.0), tol=st.sampled_from([1e-4, 1e-6, 1e-9]))
+@given(
+    rho=st.floats(0.05, 0.95),
+    z0=st.floats(0.01, 50.0),
+    tol=st.sampled_from([1e-4, 1e-6, 1e-9]),
+)
 def test_iteration_matches_closed_form(rho, z0, tol):
     lvf = _lvf(lambda z: rho * z, tol=tol).fit([[z0]])
     assert lvf.n_iters_[0] == _closed_form_n_iter(z0, rho, tol)
@@ -290,12 +296,12 @@ def test_bad_inputs():
 
 
 def test_pickle_keeps_user_handle_outputs():
-    lvf = _lvf(lambda z: 0.5 * z)  # lambdas do not pickle: use a picklable map
-    lvf = LatentVectorField(
+    lvf = LatentVectorField(  # lambdas do not pickle: identity modules do
         AutoencoderHandle(torch.nn.Identity(), torch.nn.Identity()), device="cpu"
     ).fit(np.eye(3))
     restored = pickle.loads(pickle.dumps(lvf))
-    np.testing.assert_array_equal(restored.transform(np.eye(3)), lvf.transform(np.eye(3)))
+    expected = lvf.transform(np.eye(3))
+    np.testing.assert_array_equal(restored.transform(np.eye(3)), expected)
 
 
 def test_no_warning_when_converged():

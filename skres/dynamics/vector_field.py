@@ -35,7 +35,13 @@ from .._validation import (
     validate_input,
 )
 
-__all__ = ["AutoencoderHandle", "LatentVectorField", "MemorizationReport"]
+__all__ = [
+    "AutoencoderHandle",
+    "LatentVectorField",
+    "MemorizationReport",
+    "deduplicate_attractors",
+    "ood_auroc_score",
+]
 
 _FLOAT_DTYPES = [np.float64, np.float32]
 _SCORES = (
@@ -104,7 +110,8 @@ class AutoencoderHandle:
 
     def modules(self) -> list[torch.nn.Module]:
         """The :class:`torch.nn.Module` objects among encoder and decoder."""
-        return [m for m in (self.encoder, self.decoder) if isinstance(m, torch.nn.Module)]
+        pair = (self.encoder, self.decoder)
+        return [m for m in pair if isinstance(m, torch.nn.Module)]
 
 
 @dataclass(frozen=True)
@@ -170,9 +177,7 @@ class _MLPAutoencoder(torch.nn.Module):
             layers.append(torch.nn.Linear(sizes[-2], sizes[-1]))
             return layers
 
-        self.encoder = torch.nn.Sequential(
-            *stack([n_features, *hidden, latent_dim])
-        )
+        self.encoder = torch.nn.Sequential(*stack([n_features, *hidden, latent_dim]))
         dec = stack([latent_dim, *reversed(hidden), n_features])
         if output_activation == "sigmoid":
             dec.append(torch.nn.Sigmoid())
@@ -197,8 +202,9 @@ class LatentVectorField(
     (Appendix D of the paper), checked on each sample separately; then
     ``n_iter = t + 1``, the trajectory is ``z_0 ... z_{n_iter}`` and the attractor is
     ``z* = f(z_{n_iter})``. A sample that reaches ``max_iter`` keeps its last iterate
-    and is flagged as not converged (with a :class:`~sklearn.exceptions.ConvergenceWarning`
-    in ``fit``); one that becomes NaN/inf stops and gets an infinite OOD score.
+    and is flagged as not converged (with a
+    :class:`~sklearn.exceptions.ConvergenceWarning` in ``fit``); one that becomes
+    NaN/inf stops and gets an infinite OOD score.
 
     ``fit`` either trains a built-in MLP autoencoder (``model=None``; mean over the
     batch of the summed squared error, plus the paper's contraction-promoting
@@ -705,7 +711,9 @@ class LatentVectorField(
         ends = self.attractors_all_[finite]
         # Leaders are visited best-converged first, so each attractor is represented
         # by the end point with the smallest residual ||v(z*)||.
-        residual = np.linalg.norm(self.vector_field(ends), axis=1) if len(ends) else ends
+        residual = (
+            np.linalg.norm(self.vector_field(ends), axis=1) if len(ends) else ends
+        )
         self.attractors_, labels = deduplicate_attractors(
             ends,
             threshold=self.dedup_threshold,
@@ -766,9 +774,34 @@ class LatentVectorField(
         X_np = validate_input(self, X, reset=False, dtype=_FLOAT_DTYPES)
         return X_np, self._to_tensor(X_np)
 
-    def _raw_scores(self, X_t: torch.Tensor, Z: torch.Tensor) -> np.ndarray:
+    def ood_scores(self, X: Any, kinds: Any = None) -> dict[str, np.ndarray]:
+        """Several OOD scores of the rows of ``X`` at once (higher = more OOD).
+
+        Unlike :meth:`score_samples`, which follows ``ood_score`` and flips the sign,
+        this returns the raw scores by name, e.g. to compare detectors.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, n_features)
+        kinds : list of str, default=None
+            Score names (see ``ood_score``); all of them when ``None``.
+
+        Returns
+        -------
+        dict of str to ndarray of shape (n_samples,)
+        """
+        _, X_t = self._input(X)
+        Z = self._latents(X_t)
+        kinds = list(_SCORES) if kinds is None else list(kinds)
+        for kind in kinds:
+            check_option(kind, "kinds", _SCORES)
+        return {kind: self._raw_scores(X_t, Z, kind) for kind in kinds}
+
+    def _raw_scores(
+        self, X_t: torch.Tensor, Z: torch.Tensor, score: str | None = None
+    ) -> np.ndarray:
         """The OOD score (higher = more anomalous), float64."""
-        score = self.ood_score
+        score = self.ood_score if score is None else score
         A = self._attractor_set
         if score == "reconstruction":
             self._eval_mode()
@@ -960,15 +993,15 @@ class LatentVectorField(
             ``max_len + 1``).
         """
         _, X_t = self._input(X)
-        max_len = self.max_iter if max_len is None else check_positive_int(
-            max_len, "max_len"
+        max_len = (
+            self.max_iter if max_len is None else check_positive_int(max_len, "max_len")
         )
         z = self._latents(X_t)
         res = self._iterate(z, max_iter=max_len)
         n_iter = res["n_iter"].clamp(max=max_len)
         steps = [z]
         with torch.inference_mode():
-            for t in range(1, max_len + 1):
+            for _ in range(max_len):
                 z = self._f(z)
                 steps.append(z)
         paths = torch.stack(steps, dim=1)
@@ -1116,7 +1149,9 @@ class LatentVectorField(
         else:
             X_r = check_array(tensor_to_numpy(X_ref), dtype=np.float64)
             if X_r.shape[1] != X_tr.shape[1]:
-                raise ValueError("X_ref and X_train have different numbers of features.")
+                raise ValueError(
+                    "X_ref and X_train have different numbers of features."
+                )
             d = _sq_dists(X_r, X_tr)
         ref = float(np.median(np.sqrt(d.min(axis=1))))
         ref = max(ref, 1e-12)
@@ -1164,6 +1199,43 @@ def _rank90(decoded: np.ndarray) -> int:
     return int(np.searchsorted(energy / energy[-1], 0.9) + 1)
 
 
+def ood_auroc_score(estimator: Any, X: Any, y: Any) -> float:
+    """Scorer: AUROC of ``-score_samples(X)`` for ``y`` = 1 (OOD) versus 0 (inlier).
+
+    Usable as ``scoring=`` in :class:`~sklearn.model_selection.GridSearchCV` with
+    any fitted outlier detector (or a pipeline ending in one).
+
+    Parameters
+    ----------
+    estimator : fitted estimator with ``score_samples``
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+        1 for out-of-distribution rows, 0 for inliers.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.ensemble import IsolationForest
+    >>> from skres.dynamics import ood_auroc_score
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.r_[rng.randn(100, 2), rng.randn(20, 2) + 6]
+    >>> y = np.r_[np.zeros(100), np.ones(20)]
+    >>> det = IsolationForest(random_state=0).fit(X[:100])
+    >>> ood_auroc_score(det, X, y) > 0.95
+    True
+    """
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(y)
+    if set(np.unique(y).tolist()) - {0, 1}:
+        raise ValueError("y must hold 0 (inlier) and 1 (out-of-distribution) labels.")
+    return float(roc_auc_score(y, -np.asarray(estimator.score_samples(X))))
+
+
 def deduplicate_attractors(
     Z: Any,
     *,
@@ -1174,11 +1246,12 @@ def deduplicate_attractors(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Merge end points into distinct attractors (greedy leader clustering).
 
-    Points are visited in ``order`` (row order when ``None``); each unassigned point becomes a new attractor and
-    absorbs every unassigned point that is the same attractor: cosine above
-    ``threshold`` (``rule="cosine"``, the paper's rule) or distance below ``radius``
-    (both rules; this also merges points at the origin, where the cosine is
-    undefined). The loop runs once per attractor, not per point.
+    Points are visited in ``order`` (row order when ``None``). Each unassigned
+    point becomes a new attractor and absorbs every unassigned point that is the
+    same attractor: cosine above ``threshold`` (``rule="cosine"``, the paper's
+    rule) or distance below ``radius`` (both rules; this also merges points at
+    the origin, where the cosine is undefined). The loop runs once per attractor,
+    not once per point.
 
     Parameters
     ----------
