@@ -308,3 +308,25 @@ def test_no_warning_when_converged():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _lvf(lambda z: 0.5 * z).fit([[1.0, 1.0]])
+
+
+def test_plot_latent_field():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from skres.plotting import plot_latent_field
+
+    z0 = np.random.RandomState(0).uniform(-2, 2, size=(30, 2))
+    lvf = _lvf(lambda z: torch.tanh(2 * z)).fit(z0)
+    ax = plot_latent_field(lvf, grid=10)
+    stars = ax.collections[-1].get_offsets()
+    np.testing.assert_allclose(
+        np.sort(np.abs(np.asarray(stars)).ravel()), Z_STAR, atol=1e-3
+    )
+    with pytest.raises(ValueError, match="grid"):
+        plot_latent_field(lvf, grid=1)
+    one_d = _lvf(lambda z: 0.5 * z).fit([[1.0]])
+    with pytest.raises(ValueError, match="2-D"):
+        plot_latent_field(one_d)
+    plt.close("all")
