@@ -330,3 +330,19 @@ def test_plot_latent_field():
     with pytest.raises(ValueError, match="2-D"):
         plot_latent_field(one_d)
     plt.close("all")
+
+
+def test_probe_dictionary_exact_atoms_beat_random_basis():
+    # Identity AE in 3-D; data on two axes; the attractors are those two axes.
+    rng = np.random.RandomState(0)
+    X = np.zeros((40, 3))
+    X[:20, 0] = rng.uniform(1, 2, 20)
+    X[20:, 1] = rng.uniform(1, 2, 20)
+    lvf = LatentVectorField(
+        AutoencoderHandle(torch.nn.Identity(), torch.nn.Identity()), device="cpu"
+    ).fit(X)
+    assert len(lvf.attractors_) == 2
+    mse = lvf.probe_dictionary(X, 1, random_state=0)
+    assert mse["attractors"] < 1e-12 < mse["random"]
+    with pytest.raises(ValueError, match="n_nonzero_coefs"):
+        lvf.probe_dictionary(X, 3)

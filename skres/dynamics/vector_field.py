@@ -1171,6 +1171,64 @@ class LatentVectorField(
             nearest=nearest,
         )
 
+    def probe_dictionary(
+        self,
+        X: Any,
+        n_nonzero_coefs: int,
+        *,
+        attractors: Any = None,
+        random_state: Any = None,
+    ) -> dict[str, float]:
+        """Attractors as a latent dictionary (the paper's data-free probing, Sec. 4.1).
+
+        Each ``E(x)`` is approximated by Orthogonal Matching Pursuit with
+        ``n_nonzero_coefs`` unit-norm atoms, decoded, and compared with ``x``; the
+        baseline dictionary is a random orthonormal basis of the latent space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to reconstruct.
+        n_nonzero_coefs : int
+            Atoms per row; at most the latent size and the number of attractors.
+        attractors : array-like of shape (n_atoms, n_latent), default=None
+            The dictionary (e.g. :meth:`attractors_from_noise`); ``attractors_``
+            when ``None``.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the random orthonormal basis.
+
+        Returns
+        -------
+        dict
+            ``{"attractors": mse, "random": mse}``: mean squared error per input
+            feature of ``D(OMP(E(x)))`` against ``x``.
+        """
+        from sklearn.linear_model import orthogonal_mp
+
+        X_np, X_t = self._input(X)
+        atoms = self.attractors_ if attractors is None else attractors
+        atoms = self._to_numpy(self._latent_input(atoms), np.float64)
+        atoms = atoms[np.linalg.norm(atoms, axis=1) > 1e-12]
+        k = self.n_latent_
+        n_coefs = check_positive_int(n_nonzero_coefs, "n_nonzero_coefs")
+        if n_coefs > min(k, len(atoms)):
+            raise ValueError(
+                f"n_nonzero_coefs={n_coefs} exceeds min(latent size {k}, "
+                f"non-zero atoms {len(atoms)})."
+            )
+        Z = self._to_numpy(self._latents(X_t), np.float64)
+        rng = check_random_state(random_state)
+        basis, _ = np.linalg.qr(rng.standard_normal((k, k)))
+        target = X_t.reshape(len(X_t), -1).to(torch.float64).cpu().numpy()
+        out = {}
+        for name, dictionary in (("attractors", atoms.T), ("random", basis)):
+            dictionary = dictionary / np.linalg.norm(dictionary, axis=0)
+            coefs = orthogonal_mp(dictionary, Z.T, n_nonzero_coefs=n_coefs)
+            approx = (dictionary @ np.asarray(coefs).reshape(dictionary.shape[1], -1)).T
+            decoded = self._decode_np(approx)
+            out[name] = float(np.mean((decoded - target) ** 2))
+        return out
+
     @property
     def _attractor_set(self) -> torch.Tensor:
         """The finite training end points as a tensor (the OOD reference set)."""
