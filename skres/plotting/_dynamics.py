@@ -65,7 +65,10 @@ def plot_latent_field(
     u, v = field[:, 0].reshape(gx.shape), field[:, 1].reshape(gx.shape)
     speed = np.hypot(u, v)
     ax.streamplot(xs, ys, u, v, color=speed, cmap="Greys", density=1.2, linewidth=0.7)
-    ax.scatter(pts[:, 0], pts[:, 1], c=labels, s=6, cmap="tab10", alpha=0.6)
+    if labels is None:
+        ax.scatter(pts[:, 0], pts[:, 1], s=6, c="tab:blue", alpha=0.6)
+    else:
+        ax.scatter(pts[:, 0], pts[:, 1], c=labels, s=6, cmap="tab10", alpha=0.6)
     att = estimator.attractors_
     ax.scatter(
         att[:, 0],
