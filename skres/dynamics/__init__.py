@@ -1,9 +1,25 @@
-"""skres.dynamics: discovery and simulation of dynamical systems.
+"""skres.dynamics: discovery and analysis of dynamical systems.
 
-:class:`MechanisticODE` discovers sparse ODEs with the linear-time mechanistic
-solver (Scalable Mechanistic Neural Networks) as integrator.
+* :class:`MechanisticODE` discovers sparse ODEs with the linear-time mechanistic
+  solver (Scalable Mechanistic Neural Networks) as integrator.
+* :class:`LatentVectorField` studies the latent-space dynamics of autoencoders:
+  attractors, memorisation, priors and out-of-distribution detection.
 """
 
 from .mechanistic_ode import MechanisticODE
+from .vector_field import (
+    AutoencoderHandle,
+    LatentVectorField,
+    MemorizationReport,
+    deduplicate_attractors,
+    ood_auroc_score,
+)
 
-__all__ = ["MechanisticODE"]
+__all__ = [
+    "AutoencoderHandle",
+    "LatentVectorField",
+    "MechanisticODE",
+    "MemorizationReport",
+    "deduplicate_attractors",
+    "ood_auroc_score",
+]
