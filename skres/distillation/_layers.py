@@ -190,11 +190,14 @@ class TinyGPT(nn.Module):
                 nn.LayerNorm(d_model),
                 nn.Linear(d_model, vocab_size, bias=False),
             )
-        self.embed, blocks, self.final_norm, self.head = parts
+        embed, blocks, final_norm, head = parts
+        self.embed: nn.Module = embed
+        self.final_norm: nn.Module = final_norm
+        self.head: nn.Module = head
         self.blocks = nn.ModuleList(blocks)
         for i, block in enumerate(self.blocks):  # renumber per-layer indices
             if hasattr(block, "layer_idx"):
-                block.layer_idx = i
+                setattr(block, "layer_idx", i)  # noqa: B010
 
     def forward(self, ids: torch.Tensor, hidden: bool = False) -> Any:
         """Logits ``(B, T, V)``; with ``hidden``, also the HF-style hidden states."""

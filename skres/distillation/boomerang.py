@@ -527,9 +527,9 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : str, list of str, 1-D int array or array-like of shape (n_samples, n_features)
-            Text, one token-id stream, or rows of token ids (or real values, which
-            are quantised).
+        X : str, list of str, 1-D int array or array of shape (n_samples, n_features)
+            Text, one token-id stream, or rows of token ids (or real values,
+            which are quantised).
         y : None
             Ignored.
 
@@ -544,6 +544,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         if rows:
             self.context_ = min(self.context_, seqs[0].shape[1] - 1)
         sample = self._sampler(seqs, rows, generator)
+        teacher: Any
         if self.teacher is None:
             teacher = self._train_teacher(sample, generator)
         else:
@@ -566,8 +567,9 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             with torch.random.fork_rng(devices=[]):
                 torch.random.manual_seed(seed)
                 for module in student.modules():
-                    if hasattr(module, "reset_parameters"):
-                        module.reset_parameters()
+                    reset = getattr(module, "reset_parameters", None)
+                    if callable(reset):
+                        reset()
         for p in student.parameters():
             p.requires_grad_(True)
         self.history_ = self._optimise(
@@ -661,7 +663,10 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         return str(check_option(order, "order", ("first", "last")))
 
     def interpolate(
-        self, n_layers: int | None = None, k: int | None = None, order: str | None = None
+        self,
+        n_layers: int | None = None,
+        k: int | None = None,
+        order: str | None = None,
     ) -> TinyGPT:
         """A model of intermediate size: teacher blocks re-inserted, no training.
 
@@ -685,7 +690,10 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         return self._patched(self.student_, self._k_for(n_layers, k, order), order)
 
     def naive_prune(
-        self, n_layers: int | None = None, k: int | None = None, order: str | None = None
+        self,
+        n_layers: int | None = None,
+        k: int | None = None,
+        order: str | None = None,
     ) -> TinyGPT:
         """The naive baseline: the undistilled pruned teacher, patched the same way."""
         check_is_fitted(self, "student_")
@@ -698,7 +706,9 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         """``{n_layers: model}`` for every reachable depth."""
         check_is_fitted(self, "student_")
         order = self._order(order)
-        return {d: self.interpolate(n_layers=d, order=order) for d in self._depths(order)}
+        return {
+            d: self.interpolate(n_layers=d, order=order) for d in self._depths(order)
+        }
 
     # ----------------------------------------------------------- evaluation
     def _nll(self, model: nn.Module, windows: torch.Tensor) -> float:
