@@ -103,8 +103,8 @@ def boomerang_cutoffs(
     >>> boomerang_cutoffs(blocks, 2, "first")
     [(0, 0), (1, 2), (2, 4), (3, 6), (6, 10)]
     """
-    starts = [b[0] for b in blocks]
     n_student, n_teacher = len(blocks), blocks[-1][-1] + 1
+    starts = [b[0] for b in blocks] + [n_teacher]
     tail = n_student - last_keep
     if order == "last":
         return [(s, starts[s]) for s in range(tail, -1, -1)]

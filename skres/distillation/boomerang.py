@@ -597,16 +597,9 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
     def _pruned_student(self) -> TinyGPT:
         """The undistilled student: first layer of every block, copied."""
         T = self.teacher_
-        return copy.deepcopy(
-            TinyGPT(
-                parts=(
-                    T.embed,
-                    [T.blocks[b[0]] for b in self.blocks_],
-                    T.final_norm,
-                    T.head,
-                )
-            )
-        ).eval()
+        layers = [T.blocks[b[0]] for b in self.blocks_]
+        parts = copy.deepcopy((T.embed, layers, T.final_norm, T.head))
+        return TinyGPT(parts=parts).eval()
 
     def _depths(self, order: str) -> list[int]:
         M, N = self.n_layers_range_
@@ -637,8 +630,9 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             first = T if t > 0 else student
             layers = [*T.blocks[:t], *student.blocks[s:]]
             last = student if s < M else T
-        model = TinyGPT(parts=(first.embed, layers, last.final_norm, last.head))
-        return copy.deepcopy(model).eval()
+        # Copy first, then assemble: renumbering never touches the sources.
+        parts = copy.deepcopy((first.embed, layers, last.final_norm, last.head))
+        return TinyGPT(parts=parts).eval()
 
     def _k_for(self, n_layers: int | None, k: int | None, order: str) -> int:
         depths = self._depths(order)
