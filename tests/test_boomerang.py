@@ -18,6 +18,7 @@ from skres.distillation import (
     boomerang_cutoffs,
     boomerang_layer_map,
     boomerang_loss,
+    hf_decoder_to_stack,
 )
 
 TEXT = "the quick brown fox jumps over the lazy dog; pack my box. " * 30
@@ -459,3 +460,71 @@ def test_full_loss_beats_ce_only(pydoc_run):
         return np.mean(vals)
 
     assert mean_patched("full") < mean_patched("ce")
+
+
+# ------------------------------------------------ Hugging Face teachers (offline)
+def _hf_model(kind):
+    transformers = pytest.importorskip("transformers")
+    with torch.random.fork_rng(devices=[]):
+        torch.random.manual_seed(0)
+        if kind == "gpt2":
+            cfg = transformers.GPT2Config(
+                vocab_size=16,
+                n_embd=16,
+                n_layer=6,
+                n_head=2,
+                n_positions=16,
+                bos_token_id=0,
+                eos_token_id=0,
+            )
+            return transformers.GPT2LMHeadModel(cfg).eval()
+        cfg = transformers.LlamaConfig(
+            vocab_size=16,
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=6,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            max_position_embeddings=16,
+            bos_token_id=0,
+            eos_token_id=0,
+        )
+        return transformers.LlamaForCausalLM(cfg).eval()
+
+
+@pytest.mark.parametrize("kind", ["gpt2", "llama"])
+def test_hf_teacher(kind):
+    model = _hf_model(kind)
+    x = torch.randint(16, (3, 10), generator=torch.Generator().manual_seed(0))
+    stack = hf_decoder_to_stack(model)
+    with torch.inference_mode():
+        np.testing.assert_allclose(stack(x), model(x).logits, atol=1e-5)
+    ids = np.random.default_rng(0).integers(0, 16, size=300)
+    est = BoomerangDistiller(
+        teacher=lambda: hf_decoder_to_stack(model),
+        steps=3,
+        batch_size=4,
+        context=10,
+        random_state=0,
+    ).fit(ids)
+    assert est.n_layers_range_ == (4, 6)
+    # fit copied the teacher: the caller's model is untouched and unshared.
+    ptrs = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    assert not ptrs & {
+        p.untyped_storage().data_ptr() for p in est.teacher_.parameters()
+    }
+    with torch.inference_mode():
+        assert torch.equal(
+            est.interpolate(n_layers=6, order="last")(x), est.teacher_(x)
+        )
+        np.testing.assert_allclose(est.teacher_(x), model(x).logits, atol=1e-5)
+        assert torch.equal(est.interpolate(n_layers=4)(x), est.student_(x))
+        for order in ("first", "last"):
+            out = est.interpolate(n_layers=5, order=order)(x)
+            assert out.shape == (3, 10, 16) and torch.isfinite(out).all()
+    assert np.isfinite(est.score(ids[:100]))
+
+
+def test_hf_adapter_rejects_unknown_models():
+    with pytest.raises(TypeError, match="neither GPT-2-like"):
+        hf_decoder_to_stack(torch.nn.Linear(2, 2))

@@ -1,5 +1,6 @@
 """skres.distillation: model distillation and size interpolation."""
 
+from ._hf import hf_decoder_to_stack
 from ._layers import TinyGPT, boomerang_cutoffs, boomerang_layer_map, boomerang_loss
 from .boomerang import BoomerangDistiller
 
@@ -9,4 +10,5 @@ __all__: list[str] = [
     "boomerang_cutoffs",
     "boomerang_layer_map",
     "boomerang_loss",
+    "hf_decoder_to_stack",
 ]
