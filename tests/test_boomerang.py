@@ -528,3 +528,20 @@ def test_hf_teacher(kind):
 def test_hf_adapter_rejects_unknown_models():
     with pytest.raises(TypeError, match="neither GPT-2-like"):
         hf_decoder_to_stack(torch.nn.Linear(2, 2))
+
+
+def test_real_valued_rows_are_quantised():
+    X = np.random.default_rng(0).standard_normal((40, 8))
+    est = BoomerangDistiller(
+        teacher_params={"d_model": 8, "n_layer": 4, "n_head": 2, "steps": 2},
+        n_bins=6,
+        steps=2,
+        batch_size=4,
+        random_state=0,
+    ).fit(X)
+    assert est.vocab_size_ == 6 and est.context_ == 7
+    proba = est.predict_proba(X[:5])
+    assert proba.shape == (5, 6)
+    np.testing.assert_allclose(proba.sum(1), 1.0)
+    with pytest.raises(ValueError, match="features"):
+        est.predict_proba(X[:5, :4])

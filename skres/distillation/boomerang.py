@@ -261,8 +261,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             )
         if reset:
             ints = np.all(A >= 0) and np.all(A == np.round(A))
-            tok = self.tokenizer
-            self._mode = "ids" if (ints and tok in ("auto", "ids")) else "quantile"
+            self._mode = "ids" if ints else "quantile"
             if self._mode == "ids":
                 self.vocab_size_ = int(A.max()) + 1
             else:
