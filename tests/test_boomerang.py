@@ -426,40 +426,43 @@ def pydoc_run():
 
 
 @pytest.mark.slow
-def test_student_beats_naive_pruning_and_is_close_to_teacher(pydoc_run):
+def test_cpu_reproduction_items_7_to_10(pydoc_run):
+    """One test, so that the module fixture (teacher training) runs on one worker."""
+    teacher = pydoc_run["teacher_ppl"]
+    # 7. Student: within 1.5x of the teacher and better than the undistilled pruned
+    # student (spec, full scale: < 0.6x; at this CI scale dropping layers costs less).
     curve = pydoc_run["full"]["first"]
     student, naive = curve["perplexity"][0], curve["naive_perplexity"][0]
-    teacher = pydoc_run["teacher_ppl"]
     assert curve["perplexity"][-1] == teacher  # same module, bit for bit
-    assert student < 1.5 * teacher
-    assert student < naive  # spec (full scale): < 0.6x; CI scale: strictly better
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("order", ["first", "last"])
-def test_interpolated_beats_naive_at_every_size(pydoc_run, order):
-    curve = pydoc_run["full"][order]
-    ppl, naive = curve["perplexity"], curve["naive_perplexity"]
-    for i in range(1, len(ppl) - 1):
-        tol = 1.01 if (order == "first" and i == len(ppl) - 2) else 1.0
-        assert ppl[i] < tol * naive[i], (order, curve["n_layers"][i])
-
-
-@pytest.mark.slow
-def test_front_to_back_interpolation_is_monotone(pydoc_run):
+    assert student < 1.5 * teacher, (student, teacher)
+    assert student < naive, (student, naive)
+    # 8. Every intermediate size beats naive pruning in the same order (+1 % at N-1
+    # front to back, where the spec's measured margin is thin).
+    for order in ("first", "last"):
+        ppl = pydoc_run["full"][order]["perplexity"]
+        base = pydoc_run["full"][order]["naive_perplexity"]
+        for i in range(1, len(ppl) - 1):
+            tol = 1.01 if (order == "first" and i == len(ppl) - 2) else 1.0
+            assert ppl[i] < tol * base[i], (order, i, ppl, base)
+    # 9. Front-to-back interpolation is monotone within 1 % per step.
     ppl = pydoc_run["full"]["first"]["perplexity"]
     assert all(b < 1.01 * a for a, b in zip(ppl, ppl[1:], strict=False)), ppl
 
-
-@pytest.mark.slow
-def test_full_loss_beats_ce_only(pydoc_run):
+    # 10. The full loss beats CE only, on average over the patched sizes.
     def mean_patched(name):
-        vals = [
-            p for o in ("first", "last") for p in pydoc_run[name][o]["perplexity"][:-1]
-        ]
-        return np.mean(vals)
+        return np.mean(
+            [
+                p
+                for o in ("first", "last")
+                for p in pydoc_run[name][o]["perplexity"][:-1]
+            ]
+        )
 
     assert mean_patched("full") < mean_patched("ce")
+    print(
+        {k: {o: pydoc_run[k][o] for o in ("first", "last")} for k in ("full", "ce")},
+        teacher,
+    )
 
 
 # ------------------------------------------------ Hugging Face teachers (offline)
