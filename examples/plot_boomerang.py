@@ -1,0 +1,71 @@
+"""
+Boomerang distillation: zero-shot model sizes between a student and its teacher
+================================================================================
+
+A tiny character-level GPT teacher (6 layers) is trained from scratch on Python's
+own documentation text (``pydoc_data.topics``: part of the standard library, so
+nothing is downloaded). :class:`~skres.distillation.BoomerangDistiller` keeps the
+first layer of each teacher block ``[[0,1],[2,3],[4],[5]]`` as a 4-layer student,
+distils it briefly, and then re-inserts teacher blocks to get the 5-layer model with
+no training. The naive baseline patches the *undistilled* pruned student the same
+way. The full-size CPU regime of the paper reproduction is in
+``benchmarks/bench_boomerang.py``.
+"""
+
+from pydoc_data.topics import topics
+
+import matplotlib.pyplot as plt
+
+from skres.distillation import BoomerangDistiller
+
+text = "".join(topics[k] for k in sorted(topics))
+split = int(0.9 * len(text))
+train, val = text[:split], text[split : split + 12_000]
+
+est = BoomerangDistiller(
+    teacher_params={
+        "d_model": 32,
+        "n_layer": 6,
+        "n_head": 4,
+        "steps": 250,
+        "lr": 5e-3,
+        "batch_size": 16,
+    },
+    steps=40,
+    lr=3e-4,
+    context=24,
+    batch_size=16,
+    random_state=0,
+).fit([train])
+print("student / teacher depth:", est.n_layers_range_, "blocks:", est.blocks_)
+
+fig, ax = plt.subplots(figsize=(6, 4))
+for order, marker in (("first", "o"), ("last", "s")):
+    curve = est.size_curve([val], order=order)
+    for d, n, p, q in zip(
+        curve["n_layers"],
+        curve["n_params"],
+        curve["perplexity"],
+        curve["naive_perplexity"],
+        strict=True,
+    ):
+        print(f"{order:>5} {d} layers {n:6d} params  boomerang {p:.3f}  naive {q:.3f}")
+    ax.plot(
+        curve["n_params"],
+        curve["perplexity"],
+        marker=marker,
+        label=f"boomerang ({order})",
+    )
+    ax.plot(
+        curve["n_params"],
+        curve["naive_perplexity"],
+        marker=marker,
+        linestyle="--",
+        label=f"naive pruning ({order})",
+    )
+ax.set_xlabel("parameters")
+ax.set_ylabel("validation perplexity (chars)")
+ax.set_title("Zero-shot size interpolation")
+ax.legend()
+fig.tight_layout()
+plt.show()

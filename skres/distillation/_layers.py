@@ -1,0 +1,276 @@
+"""Boomerang distillation building blocks: layer maps, cut-offs, a tiny GPT, the loss.
+
+Pure functions over layer indices (:func:`boomerang_layer_map`,
+:func:`boomerang_cutoffs`), the generic "layer stack" causal LM used for students
+and patched models (:class:`TinyGPT`), and the three-term distillation loss
+(:func:`boomerang_loss`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["TinyGPT", "boomerang_cutoffs", "boomerang_layer_map", "boomerang_loss"]
+
+
+def boomerang_layer_map(
+    n_layers: int, every: int = 2, first_keep: int = 1, last_keep: int = 2
+) -> tuple[list[list[int]], dict[int, int]]:
+    """Partition teacher layers into student blocks, as the reference code does.
+
+    Hidden-state indices follow Hugging Face: index 0 is the embedding output,
+    index ``j`` the output of layer ``j - 1``, and ``-1`` the final post-norm state.
+
+    Parameters
+    ----------
+    n_layers : int
+        Number N of teacher transformer layers.
+    every : int, default=2
+        Block length of the strided part.
+    first_keep : int, default=1
+        Hidden states kept 1:1 at the front, counting the embedding (so 1 keeps no
+        transformer layer 1:1).
+    last_keep : int, default=2
+        Teacher layers kept 1:1 at the back.
+
+    Returns
+    -------
+    blocks : list of list of int
+        Contiguous teacher-layer blocks; student layer ``i`` starts as a copy of
+        ``blocks[i][0]``.
+    aligned : dict
+        ``{student hidden index: teacher hidden index}``; stride remainders before
+        the tail are kept but not aligned.
+
+    Examples
+    --------
+    >>> blocks, aligned = boomerang_layer_map(10)
+    >>> blocks
+    [[0, 1], [2, 3], [4, 5], [6, 7], [8], [9]]
+    >>> aligned
+    {0: 0, 1: 2, 2: 4, 3: 6, 4: 8, 5: 9, -1: -1}
+    """
+    for name, value, low in (
+        ("n_layers", n_layers, 1),
+        ("every", every, 1),
+        ("first_keep", first_keep, 1),
+        ("last_keep", last_keep, 1),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
+    if first_keep - 1 + last_keep > n_layers:
+        raise ValueError(
+            f"first_keep - 1 + last_keep = {first_keep - 1 + last_keep} exceeds the "
+            f"number of teacher layers ({n_layers})."
+        )
+    blocks: list[list[int]] = [[j] for j in range(first_keep - 1)]
+    aligned = {j: j for j in range(first_keep)}
+    start, end = first_keep - 1, n_layers - last_keep
+    while start + every <= end:
+        blocks.append(list(range(start, start + every)))
+        start += every
+        aligned[len(blocks)] = start
+    blocks.extend([j] for j in range(start, end))  # remainder: kept, not aligned
+    for j in range(end, n_layers):
+        blocks.append([j])
+        if j < n_layers - 1:
+            aligned[len(blocks)] = j + 1
+    aligned[-1] = -1
+    return blocks, aligned
+
+
+def boomerang_cutoffs(
+    blocks: list[list[int]], last_keep: int, order: str = "last"
+) -> list[tuple[int, int]]:
+    """Reference cut-offs ``(student_index, teacher_index)`` for k = 0, 1, ...
+
+    ``order="last"`` (back to front): model ``k`` is student layers ``[0, s)`` then
+    teacher layers ``[t, N)``; k = 0 keeps the student body with the teacher's
+    ``last_keep`` tail and head (the reference's convention). ``order="first"``
+    (front to back): teacher layers ``[0, t)`` then student layers ``[s, M)``; the
+    last entry is ``(M, N)``, the teacher.
+
+    Examples
+    --------
+    >>> blocks, _ = boomerang_layer_map(10)
+    >>> boomerang_cutoffs(blocks, 2, "last")
+    [(4, 8), (3, 6), (2, 4), (1, 2), (0, 0)]
+    >>> boomerang_cutoffs(blocks, 2, "first")
+    [(0, 0), (1, 2), (2, 4), (3, 6), (6, 10)]
+    """
+    n_student, n_teacher = len(blocks), blocks[-1][-1] + 1
+    starts = [b[0] for b in blocks] + [n_teacher]
+    tail = n_student - last_keep
+    if order == "last":
+        return [(s, starts[s]) for s in range(tail, -1, -1)]
+    if order == "first":
+        return [(s, starts[s]) for s in range(tail)] + [(n_student, n_teacher)]
+    raise ValueError(f"order must be 'first' or 'last'; got {order!r}.")
+
+
+class _Embedding(nn.Module):
+    """Token plus learned position embedding."""
+
+    def __init__(self, vocab_size: int, d_model: int, context: int) -> None:
+        super().__init__()
+        self.tokens = nn.Embedding(vocab_size, d_model)
+        self.positions = nn.Embedding(context, d_model)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        pos = torch.arange(ids.shape[1], device=ids.device)
+        return self.tokens(ids) + self.positions(pos)
+
+
+class _Block(nn.Module):
+    """Pre-LN transformer block with causal self-attention."""
+
+    def __init__(self, d_model: int, n_head: int, layer_idx: int = 0) -> None:
+        super().__init__()
+        self.n_head = n_head
+        self.layer_idx = layer_idx
+        self.ln1 = nn.LayerNorm(d_model)
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.proj = nn.Linear(d_model, d_model)
+        self.ln2 = nn.LayerNorm(d_model)
+        self.mlp = nn.Sequential(
+            nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model)
+        )
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        B, T, D = h.shape
+        q, k, v = self.qkv(self.ln1(h)).split(D, dim=-1)
+        shape = (B, T, self.n_head, D // self.n_head)
+        q, k, v = (x.view(shape).transpose(1, 2) for x in (q, k, v))
+        att = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        h = h + self.proj(att.transpose(1, 2).reshape(B, T, D))
+        return h + self.mlp(self.ln2(h))
+
+
+class TinyGPT(nn.Module):
+    """A layer-stack causal LM: ``embed``, ``blocks``, ``final_norm``, ``head``.
+
+    Students and patched models are built from these four parts, so any teacher
+    exposing them (with ``blocks[i](h) -> h``) can be distilled.
+
+    Parameters
+    ----------
+    vocab_size, d_model, n_layer, n_head, context : int
+        Architecture of a fresh model (ignored when ``parts`` is given).
+    parts : tuple, default=None
+        ``(embed, blocks, final_norm, head)`` to assemble instead.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = TinyGPT(vocab_size=11, d_model=8, n_layer=2, n_head=2, context=6)
+    >>> logits, hidden = model(torch.zeros(3, 5, dtype=torch.long), hidden=True)
+    >>> tuple(logits.shape), len(hidden)
+    ((3, 5, 11), 3)
+    """
+
+    def __init__(
+        self,
+        vocab_size: int = 2,
+        d_model: int = 8,
+        n_layer: int = 1,
+        n_head: int = 1,
+        context: int = 8,
+        parts: tuple[nn.Module, Any, nn.Module, nn.Module] | None = None,
+    ) -> None:
+        super().__init__()
+        if parts is None:
+            parts = (
+                _Embedding(vocab_size, d_model, context),
+                [_Block(d_model, n_head) for _ in range(n_layer)],
+                nn.LayerNorm(d_model),
+                nn.Linear(d_model, vocab_size, bias=False),
+            )
+        embed, blocks, final_norm, head = parts
+        self.embed: nn.Module = embed
+        self.final_norm: nn.Module = final_norm
+        self.head: nn.Module = head
+        self.blocks = nn.ModuleList(blocks)
+        for i, block in enumerate(self.blocks):  # renumber per-layer indices
+            if hasattr(block, "layer_idx"):
+                setattr(block, "layer_idx", i)  # noqa: B010
+
+    def forward(self, ids: torch.Tensor, hidden: bool = False) -> Any:
+        """Logits ``(B, T, V)``; with ``hidden``, also the HF-style hidden states."""
+        h = self.embed(ids)
+        states = [h]
+        for block in self.blocks:
+            h = block(h)
+            states.append(h)
+        h = self.final_norm(h)
+        states[-1] = h
+        logits = self.head(h)
+        return (logits, states) if hidden else logits
+
+
+def boomerang_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    student_hidden: list[torch.Tensor],
+    teacher_hidden: list[torch.Tensor],
+    targets: torch.Tensor,
+    aligned: dict[int, int],
+    mask: torch.Tensor | None = None,
+    *,
+    lambda_ce: float = 1.0,
+    lambda_kl: float = 0.1,
+    temperature: float = 1.0,
+    lambda_cos: float = 2.0,
+    cos_reduction: str = "mean_over_pairs",
+) -> dict[str, torch.Tensor]:
+    """The three-term distillation loss (Eq. 1 of the paper, reference reductions).
+
+    ``CE`` (masked mean over non-pad targets) ``+ lambda_kl * tau^2 * KL(T || S)``
+    (mean over all ``B*T`` rows, pads included as in the reference) ``+ lambda_cos *
+    mean_pairs(1 - cos)`` (masked mean over non-pad tokens; ``cos_reduction="sum"``
+    sums over pairs instead).
+
+    Returns
+    -------
+    dict
+        ``{"loss", "ce", "kl", "cos"}``; the pieces are unweighted.
+    """
+    B, T, V = student_logits.shape
+    m = (
+        torch.ones(B, T, dtype=torch.bool, device=targets.device)
+        if mask is None
+        else mask.bool()
+    )
+    n_tok = m.sum().clamp_min(1)
+    ce_tok = F.cross_entropy(
+        student_logits.reshape(-1, V), targets.reshape(-1), reduction="none"
+    )
+    ce = (ce_tok * m.reshape(-1)).sum() / n_tok
+    tau = float(temperature)
+    log_s = F.log_softmax(student_logits.reshape(-1, V) / tau, dim=-1)
+    log_t = F.log_softmax(teacher_logits.reshape(-1, V) / tau, dim=-1)
+    kl = (log_t.exp() * (log_t - log_s)).sum(-1).mean()
+    terms = [
+        1.0 - F.cosine_similarity(student_hidden[s], teacher_hidden[t], dim=-1)
+        for s, t in aligned.items()
+    ]
+    if terms:
+        per_pair = (torch.stack(terms) * m).sum(dim=(1, 2)) / n_tok
+        cos = per_pair.mean() if cos_reduction == "mean_over_pairs" else per_pair.sum()
+    else:
+        cos = ce.new_zeros(())
+    loss = lambda_ce * ce + lambda_kl * tau**2 * kl + lambda_cos * cos
+    return {"loss": loss, "ce": ce, "kl": kl, "cos": cos}
+
+
+def cosine_lr(step: int, total: int, warmup: float) -> float:
+    """Linear warm-up over ``warmup * total`` steps, then cosine decay to 0."""
+    n_warm = max(1, math.ceil(warmup * total)) if warmup > 0 else 0
+    if step < n_warm:
+        return (step + 1) / n_warm
+    progress = (step - n_warm) / max(1, total - n_warm)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))

@@ -1,0 +1,800 @@
+"""Boomerang distillation: a pruned-and-distilled student, then zero-shot sizes.
+
+Kangaslahti et al., "Boomerang Distillation Enables Zero-Shot Model Size
+Interpolation" (2025).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+from torch.nn import functional as F
+
+from .._base import TorchEstimatorMixin
+from .._validation import (
+    check_option,
+    check_positive_float,
+    check_positive_int,
+    validate_input,
+)
+from ._layers import (
+    TinyGPT,
+    boomerang_cutoffs,
+    boomerang_layer_map,
+    boomerang_loss,
+    cosine_lr,
+)
+
+__all__ = ["BoomerangDistiller"]
+
+_TEACHER_DEFAULTS: dict[str, Any] = {
+    "d_model": 64,
+    "n_layer": 10,
+    "n_head": 4,
+    "steps": 2000,
+    "lr": 3e-3,
+    "batch_size": 32,
+}
+
+
+def _n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
+    """Distil a layer-pruned student, then interpolate sizes by re-inserting blocks.
+
+    The teacher's N layers are cut into M contiguous blocks; student layer ``i``
+    starts as a copy of the first layer of block ``i`` (embedding, final norm and
+    head are copied too) and is distilled with cross-entropy, KL to the teacher's
+    logits and a cosine alignment of each student layer's output with the output
+    of the last layer of its teacher block. Replacing student layers by their
+    teacher blocks then gives every intermediate size, with no training.
+
+    Parameters
+    ----------
+    teacher : callable, default=None
+        A zero-argument loader returning the teacher module, which must expose
+        ``embed``, ``blocks`` (``nn.ModuleList``, ``blocks[i](h) -> h``),
+        ``final_norm`` and ``head`` (like :class:`TinyGPT`). ``None`` trains a tiny
+        GPT teacher on the data in ``fit`` (see ``teacher_params``). A loader, not a
+        module, so that :func:`~sklearn.base.clone` never copies a large model.
+    teacher_params : dict, default=None
+        Overrides of the built-in teacher's ``d_model=64, n_layer=10, n_head=4,
+        steps=2000, lr=3e-3, batch_size=32`` (its context is ``context``).
+    every, first_keep, last_keep : int, default=2, 1, 2
+        The reference block map (see :func:`boomerang_layer_map`).
+    blocks : list of list of int, default=None
+        Explicit contiguous blocks covering every teacher layer; overrides the map.
+    init : {"teacher", "random"}, default="teacher"
+        Student initialisation; ``"random"`` is the paper's ablation.
+    lambda_ce, lambda_kl, temperature, lambda_cos : float, default=1, 0.1, 1, 2
+        Loss weights and KL temperature.
+    cos_reduction : {"mean_over_pairs", "sum"}, default="mean_over_pairs"
+        How the cosine terms of the aligned pairs are combined.
+    steps : int, default=500
+        Distillation steps.
+    batch_size : int, default=32
+        Windows per step.
+    context : int, default=64
+        Window length (tokens) for training and evaluation.
+    lr : float, default=1e-3
+        AdamW learning rate (betas ``betas``, weight decay ``weight_decay``, cosine
+        schedule with ``warmup`` fraction of linear warm-up, gradient clip
+        ``grad_clip``).
+    betas : tuple of float, default=(0.9, 0.95)
+    weight_decay : float, default=0.1
+    warmup : float, default=0.01
+    grad_clip : float, default=1.0
+    patch_order : {"auto", "first", "last"}, default="auto"
+        Default order of :meth:`interpolate`: ``"first"`` re-inserts teacher blocks
+        front to back, ``"last"`` back to front, ``"auto"`` picks the order whose
+        one-block patch has the lower loss on the fit data (as ADAPT does).
+    tokenizer : {"auto", "char", "byte"} or callable, default="auto"
+        Text is tokenised per character (``"auto"``/``"char"``), per UTF-8 byte, or
+        by a callable ``str -> list of int``. Arrays of non-negative integers are
+        token ids; other numeric arrays are quantised into ``n_bins`` tokens.
+    n_bins : int, default=32
+        Quantile bins for real-valued sequences.
+    checkpoint_dir : str, default=None
+        Save the student's ``state_dict`` there every ``checkpoint_every`` steps.
+    checkpoint_every : int, default=100
+    device : str or torch.device, default="auto"
+    dtype : str, default="float32"
+    random_state : int, RandomState instance or None, default=None
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    teacher_ : TinyGPT
+        The teacher (eval mode).
+    student_ : TinyGPT
+        The distilled student (eval mode).
+    blocks_ : list of list of int
+        Teacher layers of each student layer.
+    aligned_pairs_ : dict
+        ``{student hidden index: teacher hidden index}`` used by the cosine term.
+    kept_teacher_layers_, pruned_teacher_layers_ : list of int
+    n_layers_range_ : tuple of int
+        ``(M, N)``.
+    patch_order_ : str
+        The resolved default patch order.
+    vocab_size_ : int
+    history_ : dict
+        Per-step ``"loss"``, ``"ce"``, ``"kl"`` and ``"cos"`` lists.
+    n_features_in_ : int
+        Sequence length, when ``X`` was a 2-D array.
+
+    Notes
+    -----
+    ``interpolate(k=0)`` is the pure student, unlike the reference, whose
+    back-to-front k = 0 swaps in the teacher tail and head; the reference
+    cut-offs are :func:`boomerang_cutoffs`. The embedding comes from the model
+    that supplies the first layer, the final norm and head from the one that
+    supplies the last layer.
+
+    References
+    ----------
+    S. Kangaslahti, E. Nayak, J. Geuter, M. Fumero, F. Locatello,
+    D. Alvarez-Melis. "Boomerang Distillation Enables Zero-Shot Model Size
+    Interpolation", 2025.
+
+    Examples
+    --------
+    >>> from skres.distillation import BoomerangDistiller
+    >>> text = "the cat sat on the mat. " * 40
+    >>> est = BoomerangDistiller(
+    ...     teacher_params=dict(d_model=16, n_layer=4, n_head=2, steps=20),
+    ...     steps=10, batch_size=8, context=16, random_state=0,
+    ... ).fit([text])
+    >>> est.n_layers_range_
+    (3, 4)
+    >>> sorted(est.model_family())
+    [3, 4]
+    """
+
+    def __init__(
+        self,
+        teacher: Callable[[], nn.Module] | None = None,
+        teacher_params: dict[str, Any] | None = None,
+        every: int = 2,
+        first_keep: int = 1,
+        last_keep: int = 2,
+        blocks: list[list[int]] | None = None,
+        init: str = "teacher",
+        lambda_ce: float = 1.0,
+        lambda_kl: float = 0.1,
+        temperature: float = 1.0,
+        lambda_cos: float = 2.0,
+        cos_reduction: str = "mean_over_pairs",
+        steps: int = 500,
+        batch_size: int = 32,
+        context: int = 64,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.95),
+        weight_decay: float = 0.1,
+        warmup: float = 0.01,
+        grad_clip: float = 1.0,
+        patch_order: str = "auto",
+        tokenizer: Any = "auto",
+        n_bins: int = 32,
+        checkpoint_dir: str | None = None,
+        checkpoint_every: int = 100,
+        device: Any = "auto",
+        dtype: Any = "float32",
+        random_state: Any = None,
+        verbose: int = 0,
+    ) -> None:
+        self.teacher = teacher
+        self.teacher_params = teacher_params
+        self.every = every
+        self.first_keep = first_keep
+        self.last_keep = last_keep
+        self.blocks = blocks
+        self.init = init
+        self.lambda_ce = lambda_ce
+        self.lambda_kl = lambda_kl
+        self.temperature = temperature
+        self.lambda_cos = lambda_cos
+        self.cos_reduction = cos_reduction
+        self.steps = steps
+        self.batch_size = batch_size
+        self.context = context
+        self.lr = lr
+        self.betas = betas
+        self.weight_decay = weight_decay
+        self.warmup = warmup
+        self.grad_clip = grad_clip
+        self.patch_order = patch_order
+        self.tokenizer = tokenizer
+        self.n_bins = n_bins
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @classmethod
+    def _get_test_params(cls) -> dict[str, Any]:
+        return {
+            "teacher_params": {"d_model": 8, "n_layer": 4, "n_head": 2, "steps": 3},
+            "steps": 3,
+            "batch_size": 4,
+            "context": 8,
+            "n_bins": 6,
+        }
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False
+        tags.non_deterministic = False
+        return tags
+
+    # ------------------------------------------------------------ tokenising
+    def _encode(self, X: Any, *, reset: bool) -> tuple[list[torch.Tensor], bool]:
+        """Token id sequences (CPU int64) and whether ``X`` was a 2-D array."""
+        if isinstance(X, str):
+            X = [X]
+        if isinstance(X, list | tuple) and X and all(isinstance(s, str) for s in X):
+            return [self._encode_text(s, reset=reset) for s in X], False
+        arr = np.asarray(X.detach().cpu() if isinstance(X, torch.Tensor) else X)
+        if arr.ndim == 1 and np.issubdtype(arr.dtype, np.integer):
+            if reset:
+                self._mode = "ids"
+                self.vocab_size_ = int(arr.max()) + 1 if arr.size else 0
+                if hasattr(self, "n_features_in_"):
+                    del self.n_features_in_
+            return [self._check_ids(arr)], False
+        A = validate_input(self, X, reset=reset, dtype=[np.float64, np.float32])
+        if A.shape[1] < 2:
+            raise ValueError(
+                "X needs sequences of at least 2 tokens; got 1 feature(s) per row."
+            )
+        if reset:
+            ints = np.all(A >= 0) and np.all(A == np.round(A))
+            self._mode = "ids" if ints else "quantile"
+            if self._mode == "ids":
+                self.vocab_size_ = int(A.max()) + 1
+            else:
+                n_bins = check_positive_int(self.n_bins, "n_bins")
+                qs = np.linspace(0, 1, n_bins + 1)[1:-1]
+                self.bin_edges_ = np.unique(np.quantile(A, qs))
+                self.vocab_size_ = len(self.bin_edges_) + 1
+        if self._mode == "ids":
+            ids = np.asarray(A, dtype=np.int64)
+            self._check_ids(ids)
+        else:
+            ids = np.searchsorted(self.bin_edges_, A, side="right")
+        return [torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64))], True
+
+    def _check_ids(self, ids: np.ndarray) -> torch.Tensor:
+        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size_):
+            raise ValueError(
+                f"X holds token ids outside [0, {self.vocab_size_}), the vocabulary "
+                "seen in fit."
+            )
+        return torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64))
+
+    def _encode_text(self, text: str, *, reset: bool) -> torch.Tensor:
+        tok = self.tokenizer
+        if reset:
+            if hasattr(self, "n_features_in_"):
+                del self.n_features_in_
+            if callable(tok):
+                self._mode = "callable"
+            else:
+                check_option(tok, "tokenizer", ("auto", "char", "byte"))
+                self._mode = "byte" if tok == "byte" else "char"
+            if self._mode == "char":
+                self.vocab_ = sorted(set(text))
+                self.vocab_size_ = len(self.vocab_)
+        if self._mode == "char":
+            lookup = {c: i for i, c in enumerate(self.vocab_)}
+            unknown = set(text) - set(lookup)
+            if unknown:
+                raise ValueError(
+                    f"X holds characters not seen in fit: {sorted(unknown)[:10]}."
+                )
+            return torch.tensor([lookup[c] for c in text], dtype=torch.int64)
+        if self._mode == "byte":
+            if reset:
+                self.vocab_size_ = 256
+            return torch.tensor(list(text.encode("utf-8")), dtype=torch.int64)
+        if self._mode == "callable":
+            ids = np.asarray(tok(text), dtype=np.int64)
+            if reset:
+                self.vocab_size_ = int(ids.max()) + 1
+            return self._check_ids(ids)
+        raise ValueError("X is text, but the estimator was fitted on arrays.")
+
+    # --------------------------------------------------------------- windows
+    def _windows(self, seqs: list[torch.Tensor], rows: bool) -> torch.Tensor:
+        """Non-overlapping evaluation windows ``(n, L + 1)`` of the sequences."""
+        if rows:
+            A = seqs[0]
+            return A[:, -(self.context_ + 1) :]
+        L = self.context_ + 1
+        out = []
+        for s in seqs:
+            n = len(s) // L
+            if n:
+                out.append(s[: n * L].view(n, L))
+            elif len(s) >= 2:
+                out.append(s.view(1, -1))
+        if not out:
+            raise ValueError("X needs at least one sequence of 2 or more tokens.")
+        lengths = {w.shape[1] for w in out}
+        if len(lengths) > 1:
+            out = [w for w in out if w.shape[1] == max(lengths)]
+        return torch.cat(out)
+
+    def _sampler(
+        self, seqs: list[torch.Tensor], rows: bool, generator: torch.Generator
+    ) -> Callable[[int], torch.Tensor]:
+        """A function drawing ``b`` random training windows."""
+        if rows:
+            A = seqs[0]
+            L = min(self.context_ + 1, A.shape[1])
+            n_off = A.shape[1] - L + 1
+
+            def draw_rows(b: int) -> torch.Tensor:
+                r = torch.randint(len(A), (b,), generator=generator)
+                o = torch.randint(n_off, (b,), generator=generator)
+                idx = o[:, None] + torch.arange(L)
+                return A[r[:, None], idx]
+
+            return draw_rows
+        stream = torch.cat(seqs)
+        L = min(self.context_ + 1, len(stream))
+        if L < 2:
+            raise ValueError("X needs at least 2 tokens.")
+
+        def draw(b: int) -> torch.Tensor:
+            o = torch.randint(len(stream) - L + 1, (b,), generator=generator)
+            return stream[o[:, None] + torch.arange(L)]
+
+        return draw
+
+    # ------------------------------------------------------------------ fit
+    def _check_params(self) -> None:
+        check_option(self.init, "init", ("teacher", "random"))
+        check_option(self.patch_order, "patch_order", ("auto", "first", "last"))
+        check_option(self.cos_reduction, "cos_reduction", ("mean_over_pairs", "sum"))
+        for name in ("steps", "batch_size", "context", "checkpoint_every"):
+            check_positive_int(getattr(self, name), name)
+        for name in ("lr", "temperature"):
+            check_positive_float(getattr(self, name), name)
+        for name in ("lambda_ce", "lambda_kl", "lambda_cos", "weight_decay"):
+            value = getattr(self, name)
+            if not np.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be finite and >= 0; got {value!r}.")
+        if self.lambda_ce == 0 and self.lambda_kl == 0 and self.lambda_cos == 0:
+            raise ValueError(
+                "At least one of lambda_ce, lambda_kl and lambda_cos must be > 0."
+            )
+        if not 0 <= self.warmup < 1:
+            raise ValueError(f"warmup must be in [0, 1); got {self.warmup!r}.")
+        if self.teacher is not None and (
+            isinstance(self.teacher, nn.Module) or not callable(self.teacher)
+        ):
+            raise TypeError(
+                "teacher must be a zero-argument loader returning the module (e.g. "
+                "`lambda: model`) or None, so that clone() never copies a model; got "
+                f"{type(self.teacher).__name__}."
+            )
+
+    def _resolve_blocks(self, n_layers: int) -> None:
+        if self.blocks is None:
+            blocks, aligned = boomerang_layer_map(
+                n_layers, self.every, self.first_keep, self.last_keep
+            )
+            n_tail = self.last_keep
+        else:
+            blocks = [[int(j) for j in b] for b in self.blocks]
+            flat = [j for b in blocks for j in b]
+            if any(not b for b in blocks) or flat != list(range(n_layers)):
+                raise ValueError(
+                    "blocks must be non-empty contiguous lists covering teacher layers "
+                    f"0..{n_layers - 1} in order; got {self.blocks!r}."
+                )
+            aligned = {0: 0}
+            aligned.update({i + 1: b[-1] + 1 for i, b in enumerate(blocks[:-1])})
+            aligned[-1] = -1
+            n_tail = 0
+            while n_tail < len(blocks) - 1 and len(blocks[-1 - n_tail]) == 1:
+                n_tail += 1
+        self.blocks_ = blocks
+        self.aligned_pairs_ = aligned
+        self._n_tail = n_tail
+        self.kept_teacher_layers_ = [b[0] for b in blocks]
+        self.pruned_teacher_layers_ = [j for b in blocks for j in b[1:]]
+        self.n_layers_range_ = (len(blocks), n_layers)
+
+    def _train_teacher(
+        self, sample: Callable[[int], torch.Tensor], generator: torch.Generator
+    ) -> TinyGPT:
+        params = dict(_TEACHER_DEFAULTS)
+        unknown = set(self.teacher_params or {}) - set(params)
+        if unknown:
+            raise ValueError(
+                f"teacher_params has unknown keys {sorted(unknown)}; expected some of "
+                f"{sorted(params)}."
+            )
+        params.update(self.teacher_params or {})
+        model = self._build_module(
+            lambda: TinyGPT(
+                self.vocab_size_,
+                int(params["d_model"]),
+                int(params["n_layer"]),
+                int(params["n_head"]),
+                self.context_,
+            ),
+            generator,
+        )
+        self._optimise(
+            model,
+            None,
+            sample,
+            int(params["steps"]),
+            float(params["lr"]),
+            int(params["batch_size"]),
+            "teacher",
+        )
+        return model.eval()
+
+    def _optimise(
+        self,
+        model: TinyGPT,
+        teacher: TinyGPT | None,
+        sample: Callable[[int], torch.Tensor],
+        steps: int,
+        lr: float,
+        batch_size: int,
+        desc: str,
+    ) -> dict[str, list[float]]:
+        opt = torch.optim.AdamW(
+            model.parameters(),
+            lr=lr,
+            betas=tuple(self.betas),  # type: ignore[arg-type]
+            eps=1e-8,
+            weight_decay=self.weight_decay,
+        )
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: cosine_lr(s, steps, self.warmup)
+        )
+        history: dict[str, list[float]] = {"loss": [], "ce": [], "kl": [], "cos": []}
+        model.train()
+        progress = self._progress(range(steps), total=steps, desc=desc)
+        with torch.enable_grad():
+            for step in progress:
+                batch = sample(batch_size).to(self.device_)
+                inp, tgt = batch[:, :-1], batch[:, 1:]
+                if teacher is None:
+                    logits = model(inp)
+                    loss = F.cross_entropy(
+                        logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1)
+                    )
+                    parts = {"loss": loss, "ce": loss}
+                else:
+                    s_logits, s_hidden = model(inp, hidden=True)
+                    with torch.no_grad():
+                        t_logits, t_hidden = teacher(inp, hidden=True)
+                    parts = boomerang_loss(
+                        s_logits,
+                        t_logits,
+                        s_hidden,
+                        t_hidden,
+                        tgt,
+                        self.aligned_pairs_,
+                        lambda_ce=self.lambda_ce,
+                        lambda_kl=self.lambda_kl,
+                        temperature=self.temperature,
+                        lambda_cos=self.lambda_cos,
+                        cos_reduction=self.cos_reduction,
+                    )
+                    loss = parts["loss"]
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if self.grad_clip:
+                    nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip)
+                opt.step()
+                sched.step()
+                for key, value in parts.items():
+                    history[key].append(float(value.detach()))
+                self._report(progress, loss=history["loss"][-1])
+                if (
+                    teacher is not None
+                    and self.checkpoint_dir is not None
+                    and (step + 1) % self.checkpoint_every == 0
+                ):
+                    os.makedirs(self.checkpoint_dir, exist_ok=True)
+                    path = os.path.join(self.checkpoint_dir, f"student_{step + 1}.pt")
+                    torch.save(model.state_dict(), path)
+        return history
+
+    def fit(self, X: Any, y: Any = None) -> BoomerangDistiller:
+        """Tokenise ``X``, train the teacher if needed, build and distil the student.
+
+        Parameters
+        ----------
+        X : str, list of str, 1-D int array or array of shape (n_samples, n_features)
+            Text, one token-id stream, or rows of token ids (or real values,
+            which are quantised).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : BoomerangDistiller
+        """
+        self._check_params()
+        generator = self._setup_torch(X)
+        self.context_ = int(self.context)
+        seqs, rows = self._encode(X, reset=True)
+        if rows:
+            self.context_ = min(self.context_, seqs[0].shape[1] - 1)
+        sample = self._sampler(seqs, rows, generator)
+        teacher: Any
+        if self.teacher is None:
+            teacher = self._train_teacher(sample, generator)
+        else:
+            teacher = self.teacher()
+            for attr in ("embed", "blocks", "final_norm", "head"):
+                if not hasattr(teacher, attr):
+                    raise TypeError(
+                        f"The teacher loader returned a {type(teacher).__name__} "
+                        f"without `{attr}`; wrap it to expose embed, blocks, "
+                        "final_norm and head."
+                    )
+            teacher = copy.deepcopy(teacher).to(self.device_, self.dtype_)
+        self.teacher_ = teacher.eval()
+        for p in self.teacher_.parameters():
+            p.requires_grad_(False)
+        self._resolve_blocks(len(self.teacher_.blocks))
+        student = self._pruned_student()
+        if self.init == "random":
+            seed = self._draw_seed(generator)
+            with torch.random.fork_rng(devices=[]):
+                torch.random.manual_seed(seed)
+                for module in student.modules():
+                    reset = getattr(module, "reset_parameters", None)
+                    if callable(reset):
+                        reset()
+        for p in student.parameters():
+            p.requires_grad_(True)
+        self.history_ = self._optimise(
+            student,
+            self.teacher_,
+            sample,
+            int(self.steps),
+            float(self.lr),
+            int(self.batch_size),
+            "distil",
+        )
+        self.student_ = student.eval()
+        if self.patch_order == "auto":
+            windows = self._windows(seqs, rows)[:64]
+            losses = {
+                o: self._nll(self._patched(self.student_, 1, o), windows)
+                for o in ("first", "last")
+            }
+            self.patch_order_ = min(losses, key=lambda o: losses[o])
+        else:
+            self.patch_order_ = self.patch_order
+        return self
+
+    # ------------------------------------------------------------- patching
+    def _pruned_student(self) -> TinyGPT:
+        """The undistilled student: first layer of every block, copied."""
+        T = self.teacher_
+        layers = [T.blocks[b[0]] for b in self.blocks_]
+        parts = copy.deepcopy((T.embed, layers, T.final_norm, T.head))
+        return TinyGPT(parts=parts).eval()
+
+    def _depths(self, order: str) -> list[int]:
+        M, N = self.n_layers_range_
+        cut = boomerang_cutoffs(self.blocks_, self._n_tail, order)
+        if order == "last":
+            depths = [s + N - t for s, t in cut]
+            depths[0], depths[-1] = M, N
+        else:
+            depths = [t + M - s for s, t in cut]
+        return depths
+
+    def _patched(self, student: TinyGPT, k: int, order: str) -> TinyGPT:
+        """Student with ``k`` patches in ``order`` (fresh copy, eval mode)."""
+        M, N = self.n_layers_range_
+        cut = boomerang_cutoffs(self.blocks_, self._n_tail, order)
+        T = self.teacher_
+        if k == 0:
+            return copy.deepcopy(student).eval()
+        if k >= len(cut) - 1:
+            return copy.deepcopy(T).eval()
+        if order == "last":
+            s, t = cut[k]
+            first = student if s > 0 else T
+            layers = [*student.blocks[:s], *T.blocks[t:]]
+            last = T
+        else:
+            s, t = cut[k]
+            first = T if t > 0 else student
+            layers = [*T.blocks[:t], *student.blocks[s:]]
+            last = student if s < M else T
+        # Copy first, then assemble: renumbering never touches the sources.
+        parts = copy.deepcopy((first.embed, layers, last.final_norm, last.head))
+        return TinyGPT(parts=parts).eval()
+
+    def _k_for(self, n_layers: int | None, k: int | None, order: str) -> int:
+        depths = self._depths(order)
+        if (n_layers is None) == (k is None):
+            raise ValueError("Pass exactly one of n_layers and k.")
+        if k is not None:
+            if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
+                raise ValueError(f"k must be an integer >= 0; got {k!r}.")
+            return min(int(k), len(depths) - 1)
+        valid = sorted(set(depths))
+        if n_layers not in valid:
+            raise ValueError(
+                f"n_layers={n_layers!r} is not reachable with order={order!r}; valid "
+                f"depths are {valid}."
+            )
+        if n_layers == self.n_layers_range_[1]:
+            return len(depths) - 1
+        return depths.index(int(n_layers))
+
+    def _order(self, order: str | None) -> str:
+        order = self.patch_order_ if order is None else order
+        return str(check_option(order, "order", ("first", "last")))
+
+    def interpolate(
+        self,
+        n_layers: int | None = None,
+        k: int | None = None,
+        order: str | None = None,
+    ) -> TinyGPT:
+        """A model of intermediate size: teacher blocks re-inserted, no training.
+
+        Parameters
+        ----------
+        n_layers : int, default=None
+            Target depth, from ``M`` (the student) to ``N`` (the teacher).
+        k : int, default=None
+            Number of patches instead of a depth: 0 is the student, the last the
+            teacher.
+        order : {"first", "last"}, default=None
+            Patch front to back or back to front (``patch_order_`` when ``None``).
+
+        Returns
+        -------
+        model : TinyGPT
+            A fresh module sharing no storage with the teacher or the student.
+        """
+        check_is_fitted(self, "student_")
+        order = self._order(order)
+        return self._patched(self.student_, self._k_for(n_layers, k, order), order)
+
+    def naive_prune(
+        self,
+        n_layers: int | None = None,
+        k: int | None = None,
+        order: str | None = None,
+    ) -> TinyGPT:
+        """The naive baseline: the undistilled pruned teacher, patched the same way."""
+        check_is_fitted(self, "student_")
+        order = self._order(order)
+        return self._patched(
+            self._pruned_student(), self._k_for(n_layers, k, order), order
+        )
+
+    def model_family(self, order: str | None = None) -> dict[int, TinyGPT]:
+        """``{n_layers: model}`` for every reachable depth."""
+        check_is_fitted(self, "student_")
+        order = self._order(order)
+        return {
+            d: self.interpolate(n_layers=d, order=order) for d in self._depths(order)
+        }
+
+    # ----------------------------------------------------------- evaluation
+    def _nll(self, model: nn.Module, windows: torch.Tensor) -> float:
+        """Mean next-token NLL (nats) of ``model`` over ``windows``."""
+        model.eval()
+        total, count = 0.0, 0
+        with torch.inference_mode():
+            for batch in self._batch_slices(len(windows), 64):
+                w = windows[batch].to(self.device_)
+                logits = model(w[:, :-1])
+                nll = F.cross_entropy(
+                    logits.reshape(-1, logits.shape[-1]).double(),
+                    w[:, 1:].reshape(-1),
+                    reduction="sum",
+                )
+                total += float(nll)
+                count += w[:, 1:].numel()
+        return total / count
+
+    def perplexity(
+        self,
+        X: Any,
+        n_layers: int | None = None,
+        order: str | None = None,
+        model: nn.Module | None = None,
+    ) -> float:
+        """Perplexity on ``X`` of the student, a size ``n_layers``, or ``model``."""
+        check_is_fitted(self, "student_")
+        seqs, rows = self._encode(X, reset=False)
+        windows = self._windows(seqs, rows)
+        if model is None:
+            model = (
+                self.student_
+                if n_layers is None
+                else self.interpolate(n_layers=n_layers, order=order)
+            )
+        return float(np.exp(self._nll(model, windows)))
+
+    def size_curve(self, X: Any, order: str | None = None) -> dict[str, list[Any]]:
+        """Parameters and perplexity of every size, boomerang and naive pruning.
+
+        Returns
+        -------
+        curve : dict
+            Lists ``"n_layers"``, ``"n_params"``, ``"perplexity"`` and
+            ``"naive_perplexity"`` (one entry per reachable depth).
+        """
+        check_is_fitted(self, "student_")
+        order = self._order(order)
+        seqs, rows = self._encode(X, reset=False)
+        windows = self._windows(seqs, rows)
+        curve: dict[str, list[Any]] = {
+            "n_layers": [],
+            "n_params": [],
+            "perplexity": [],
+            "naive_perplexity": [],
+        }
+        for d in sorted(set(self._depths(order))):
+            model = self.interpolate(n_layers=d, order=order)
+            naive = self.naive_prune(n_layers=d, order=order)
+            curve["n_layers"].append(d)
+            curve["n_params"].append(_n_params(model))
+            curve["perplexity"].append(float(np.exp(self._nll(model, windows))))
+            curve["naive_perplexity"].append(float(np.exp(self._nll(naive, windows))))
+        return curve
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Student's next-token distribution after each row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Contexts (token ids, or values quantised as in fit).
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, vocab_size)
+        """
+        check_is_fitted(self, "student_")
+        seqs, rows = self._encode(X, reset=False)
+        if not rows:
+            raise ValueError("predict_proba needs a 2-D array of contexts.")
+        ctx = seqs[0][:, -self.context_ :].to(self.device_)
+        out = torch.empty(len(ctx), self.vocab_size_, dtype=torch.float64)
+        self.student_.eval()
+        with torch.inference_mode():
+            for i in range(len(ctx)):  # row by row: identical for any batching
+                logits = self.student_(ctx[i : i + 1])[0, -1].double()
+                out[i] = torch.softmax(logits, -1).cpu()
+        return out.numpy()
+
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
+        """Minus the student's mean next-token NLL per token (higher is better)."""
+        check_is_fitted(self, "student_")
+        seqs, rows = self._encode(X, reset=False)
+        return -self._nll(self.student_, self._windows(seqs, rows))
