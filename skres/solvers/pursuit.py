@@ -159,9 +159,12 @@ def somp(
     mean = data.mean(dim=1, keepdim=True) if center else torch.zeros_like(data[:, :1])
     centred = data - mean
     total = (centred**2).sum(dim=(1, 2))  # (P,)
-    initial = centred @ atoms.T  # (P, n, v): X D^T, kept
-    correlations = initial.clone()  # residual correlations R D^T, updated
+    # Laid out (P, v, n) so the per-atom l1 norm reduces over contiguous memory.
+    initial = atoms @ centred.transpose(1, 2)  # (P, v, n): (X D^T)^T, kept
+    correlations = initial.clone()  # residual correlations (R D^T)^T, updated
     squared_norms = (atoms**2).sum(dim=1)  # (v,)
+    # The atoms' Gram matrix, when small enough to keep (concept dictionaries).
+    gram = atoms @ atoms.T if atoms.shape[0] <= 4096 else None
     blocked = (~usable).expand(n_problems, -1).clone()
     # The orthonormal basis Q of the chosen atoms is never formed in feature space:
     # only its inner products with the atoms (Q D^T) and with the data (X Q^T).
@@ -174,7 +177,7 @@ def somp(
     captured = torch.zeros(n_problems, dtype=data.dtype, device=device)
     rows = torch.arange(n_problems, device=device)
     for step in range(k):
-        scores = torch.linalg.vector_norm(correlations, ord=1, dim=1)
+        scores = correlations.abs().sum(dim=2)
         scores.masked_fill_(blocked, -torch.inf)
         chosen = scores.argmax(dim=1)
         support[:, step] = chosen
@@ -183,7 +186,7 @@ def somp(
         # q = (a - Q^T c) / |a - Q^T c| with c = Q a, so that
         # q D^T = (a D^T - c^T Q D^T) / norm and X q = (X a - (X Q^T) c) / norm.
         coeff = basis_atoms[rows, :step, chosen]  # (P, step)
-        gram_row = atoms[chosen] @ atoms.T  # (P, v)
+        gram_row = gram[chosen] if gram is not None else atoms[chosen] @ atoms.T
         norm2 = squared_norms[chosen] - (coeff**2).sum(dim=1)
         # An atom (numerically) in the span adds nothing: its basis row stays zero.
         valid = norm2 > 1e-10 * squared_norms[chosen]
@@ -194,21 +197,30 @@ def somp(
             gram_row - (coeff[:, None, :] @ basis_atoms[:, :step])[:, 0]
         ) * scale[:, None]
         new_data = (
-            initial[rows, :, chosen]
+            initial[rows, chosen]
             - (basis_data[:, :, :step] @ coeff[:, :, None])[..., 0]
         ) * scale[:, None]
         basis_atoms[:, step] = new_atoms
         basis_data[:, :, step] = new_data
-        correlations.baddbmm_(new_data[:, :, None], new_atoms[:, None, :], alpha=-1)
+        correlations.baddbmm_(new_atoms[:, :, None], new_data[:, None, :], alpha=-1)
         captured += (new_data**2).sum(dim=1)
         explained[:, step] = torch.where(
             total > 0, captured / total.clamp_min(1e-300), torch.zeros_like(captured)
         )
 
-    chosen_atoms = atoms[support]  # (P, k, d)
-    coef = torch.linalg.lstsq(
-        chosen_atoms.transpose(1, 2), centred.transpose(1, 2)
-    ).solution.transpose(1, 2)
+    # Least-squares coefficients W with W D_S = X Q^T Q. Since D_S = R^T Q with the
+    # upper-triangular R = Q D_S^T, W = (X Q^T) R^{-T}: one triangular solve, unless an
+    # atom fell in the span of earlier ones (R singular), where lstsq is used.
+    triangular = torch.gather(basis_atoms, 2, support[:, None, :].expand(-1, k, -1))
+    diagonal = triangular.diagonal(dim1=1, dim2=2).abs()
+    if bool((diagonal > 1e-8).all()):
+        coef = torch.linalg.solve_triangular(
+            triangular, basis_data.transpose(1, 2), upper=True
+        ).transpose(1, 2)
+    else:
+        coef = torch.linalg.lstsq(
+            atoms[support].transpose(1, 2), centred.transpose(1, 2)
+        ).solution.transpose(1, 2)
     result = SOMPResult(
         support=support.cpu().numpy(),
         explained_variance_ratio=explained.clamp(0.0, 1.0).cpu().numpy(),
