@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 
 import numpy as np
@@ -179,6 +180,32 @@ def _min_time(fn, reps=5):
     return best
 
 
+def _time_ratio(long, short, reps=7):
+    """Best CPU time of ``long`` over best CPU time of ``short``.
+
+    The two are timed alternately, with the garbage collector paused, so that a
+    burst of load from another process (CI runs two test workers on two cores)
+    inflates both sides rather than one.
+    """
+    best_long = best_short = float("inf")
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(reps):
+            for fn, which in ((long, 0), (short, 1)):
+                t0 = time.process_time()
+                fn()
+                elapsed = time.process_time() - t0
+                if which == 0:
+                    best_long = min(best_long, elapsed)
+                else:
+                    best_short = min(best_short, elapsed)
+    finally:
+        if enabled:
+            gc.enable()
+    return best_long / best_short
+
+
 def _fwd_bwd(args):
     ins = [x.clone().requires_grad_() for x in args]
     solve_linear_ode(*ins).sum().backward()
@@ -190,10 +217,18 @@ def test_4_linear_scaling_and_memory():
     torch.set_num_threads(1)
     try:
         a1, a4 = _timing_problem(1000), _timing_problem(4000)
-        fwd = _min_time(lambda: solve_linear_ode(*a4)) / _min_time(
-            lambda: solve_linear_ode(*a1)
-        )
-        both = _min_time(lambda: _fwd_bwd(a4)) / _min_time(lambda: _fwd_bwd(a1))
+        # Up to three measurements; the least disturbed one is the estimate.
+        fwd = both = float("inf")
+        for _ in range(3):
+            fwd = min(
+                fwd,
+                _time_ratio(
+                    lambda: solve_linear_ode(*a4), lambda: solve_linear_ode(*a1)
+                ),
+            )
+            both = min(both, _time_ratio(lambda: _fwd_bwd(a4), lambda: _fwd_bwd(a1)))
+            if fwd <= 4.8 and both <= 4.8:
+                break
     finally:
         torch.set_num_threads(threads)
     assert 2.5 <= fwd <= 4.8, fwd
