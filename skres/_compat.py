@@ -28,8 +28,8 @@ def check_sample_weight(
     ----------
     sample_weight : array-like of shape (n_samples,), float or None
         Per-sample weights. A scalar is broadcast.
-    X : array-like of shape (n_samples, ...)
-        The data the weights belong to (only its length is used).
+    X : array-like or sparse matrix of shape (n_samples, ...)
+        The data the weights belong to (only its number of rows is used).
     dtype : numpy dtype, default=None
         Output dtype; float64 when ``None``.
     ensure_non_negative : bool, default=True
@@ -39,21 +39,21 @@ def check_sample_weight(
     -------
     numpy.ndarray of shape (n_samples,)
     """
-    n_samples = len(X)
+    n_samples = X.shape[0] if hasattr(X, "shape") else len(X)
     if _sk_check_sample_weight is not None:
         return _sk_check_sample_weight(
             sample_weight, X, dtype=dtype, ensure_non_negative=ensure_non_negative
         )
-    dtype = np.float64 if dtype is None else dtype  # pragma: no cover
-    if sample_weight is None:  # pragma: no cover
+    dtype = np.float64 if dtype is None else dtype
+    if sample_weight is None:
         return np.ones(n_samples, dtype=dtype)
-    weights = np.asarray(sample_weight, dtype=dtype)  # pragma: no cover
-    if weights.ndim == 0:  # pragma: no cover
+    weights = np.asarray(sample_weight, dtype=dtype)
+    if weights.ndim == 0:
         weights = np.full(n_samples, weights, dtype=dtype)
-    if weights.shape != (n_samples,):  # pragma: no cover
+    if weights.shape != (n_samples,):
         raise ValueError(
             f"sample_weight.shape == {weights.shape}, expected {(n_samples,)}!"
         )
-    if ensure_non_negative and np.any(weights < 0):  # pragma: no cover
+    if ensure_non_negative and np.any(weights < 0):
         raise ValueError("Negative values in data passed to `sample_weight`")
     return weights

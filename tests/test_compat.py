@@ -12,11 +12,23 @@ def test_private_sklearn_helpers_are_available():
     assert _compat._sk_check_sample_weight is not None
 
 
-def test_check_sample_weight():
+@pytest.fixture(params=["sklearn", "fallback"])
+def compat(request, monkeypatch):
+    if request.param == "fallback":
+        monkeypatch.setattr(_compat, "_sk_check_sample_weight", None)
+    return _compat
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_check_sample_weight(compat, sparse):
     X = np.zeros((3, 2))
-    np.testing.assert_array_equal(_compat.check_sample_weight(None, X), np.ones(3))
-    np.testing.assert_array_equal(_compat.check_sample_weight(2.0, X), np.full(3, 2.0))
+    if sparse:
+        import scipy.sparse as sp
+
+        X = sp.csr_matrix(X)
+    np.testing.assert_array_equal(compat.check_sample_weight(None, X), np.ones(3))
+    np.testing.assert_array_equal(compat.check_sample_weight(2.0, X), np.full(3, 2.0))
     with pytest.raises(ValueError):
-        _compat.check_sample_weight([1.0, -1.0, 1.0], X)
+        compat.check_sample_weight([1.0, -1.0, 1.0], X)
     with pytest.raises(ValueError):
-        _compat.check_sample_weight([1.0, 1.0], X)
+        compat.check_sample_weight([1.0, 1.0], X)

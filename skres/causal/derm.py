@@ -426,9 +426,7 @@ class _BaseDERM(MetaEstimatorMixin, BaseEstimator):
             self.classes_ = np.unique(y)
         n = X.shape[0]
         sw = (
-            check_sample_weight(sample_weight, np.empty(n))
-            if sample_weight is not None
-            else None
+            check_sample_weight(sample_weight, X) if sample_weight is not None else None
         )
         if settings is None:
             warnings.warn(
