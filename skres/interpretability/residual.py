@@ -318,6 +318,7 @@ class ResiDualAligner(
         self._bases = (
             basis[:, :width] * component_mask[..., None].to(basis.device)
         ).to(self.dtype_)
+        self._mean_coef = torch.einsum("ud,ukd->uk", self._means, self._bases)
         self._component_mask = component_mask.to(self.device_)
         self.n_components_ = keep.numpy()
         self.explained_variance_ratio_ = (
@@ -337,7 +338,8 @@ class ResiDualAligner(
             weights = lambdas[:, 0] * adapted
             z = torch.einsum("nud,u->nd", X, weights)  # uncentred units
         else:
-            coef = torch.einsum("nud,ukd->nuk", X - self._means, self._bases)
+            # <x - mean, b> = <x, b> - <mean, b>: no centred copy of the batch.
+            coef = torch.einsum("nud,ukd->nuk", X, self._bases) - self._mean_coef
             z = torch.einsum("nuk,ukd->nd", coef * lambdas, self._bases)
             if self.add_mean:
                 z = z + (self._means * adapted[:, None]).sum(dim=0)
@@ -424,8 +426,8 @@ class ResiDualAligner(
             else (self.class_embeddings)
         )
         if embeddings is None:
-            with torch.no_grad():
-                z0 = self._forward(X_t, init.to(self.device_, self.dtype_) * mask)
+            start = init.to(self.device_, self.dtype_) * mask
+            z0 = self._batched(lambda xb: self._forward(xb, start), X_t)
             onehot = torch.nn.functional.one_hot(
                 torch.as_tensor(targets, device=self.device_), len(self.classes_)
             ).to(self.dtype_)
@@ -475,9 +477,12 @@ class ResiDualAligner(
                 if val_idx is None:
                     history["val_accuracy"].append(float("nan"))
                     continue
-                with torch.no_grad():
-                    pred = self._logits(self._forward(X_t[val_idx], lambdas * mask))
-                    acc = (pred.argmax(1) == targets_t[val_idx]).double().mean().item()
+                current = (lambdas * mask).detach()
+                pred = self._batched(
+                    lambda xb, w=current: self._logits(self._forward(xb, w)),
+                    X_t[val_idx],
+                )
+                acc = (pred.argmax(1) == targets_t[val_idx]).double().mean().item()
                 history["val_accuracy"].append(acc)
                 self._report(epochs, loss=history["loss"][-1], val_acc=acc)
                 if acc > best[0]:
@@ -516,10 +521,12 @@ class ResiDualAligner(
         return train, val
 
     # -------------------------------------------------------------- inference
-    def _batched(self, fn: Any, X: np.ndarray) -> torch.Tensor:
-        per_row = max(1, self.n_units_ * max(self._bases.shape[1], 1))
+    def _batched(self, fn: Any, X: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """``fn`` over row chunks of ``X`` that bound the intermediate memory."""
+        per_row = max(1, self.n_units_ * max(self._bases.shape[1], self.n_dims_))
         batch = max(1, _INFERENCE_ELEMENTS // per_row)
-        return self._map_batches(fn, self._to_tensor(X), batch)
+        X_t = X if isinstance(X, torch.Tensor) else self._to_tensor(X)
+        return self._map_batches(fn, X_t, batch)
 
     def transform(self, X: Any) -> np.ndarray:
         """Adapted embedding ``z``.
