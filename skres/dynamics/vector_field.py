@@ -1391,7 +1391,7 @@ def _image_shape(image_shape: Any, n_features: int) -> tuple[int, int, int]:
             "image_shape must be (height, width) or (channels, height, width) "
             f"with {n_features} elements in all; got {image_shape!r}."
         )
-    return shape  # type: ignore[return-value]
+    return shape
 
 
 def _sq_dists(A: np.ndarray, B: np.ndarray) -> np.ndarray:
