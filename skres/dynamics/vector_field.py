@@ -53,7 +53,7 @@ _SCORES = (
     "knn",
 )
 _ACTIVATIONS = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "gelu": torch.nn.GELU}
-_EXACT_JACOBIAN_MAX_K = 64  # larger latents: power iteration on J_f
+_EXACT_JACOBIAN_MAX_K = 256  # larger latents: power iteration on J_f
 _N_TRANSFORM_EXTRA = 6  # basin, n_iter, ||z0 - z*||, d(z0, A), trajectory mean, |v|
 
 
@@ -1152,7 +1152,8 @@ class LatentVectorField(
         ----------
         Z : array-like of shape (n_points, n_latent)
         method : {"auto", "exact", "power"}, default="auto"
-            ``"auto"`` is ``"exact"`` up to 64 latent dimensions, else ``"power"``.
+            ``"auto"`` is ``"exact"`` up to 256 latent dimensions (where it is also
+            the faster one), else ``"power"``.
         n_power_iter : int, default=200
             Iterations of the power method.
         random_state : int, RandomState instance or None, default=None
