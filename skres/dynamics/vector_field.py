@@ -263,8 +263,8 @@ class LatentVectorField(
     :class:`~sklearn.exceptions.ConvergenceWarning` in ``fit``); one that becomes
     NaN/inf stops and gets an infinite OOD score.
 
-    ``fit`` either trains a built-in MLP autoencoder (``model=None``; mean over the
-    batch of the summed squared error, plus the paper's contraction-promoting
+    ``fit`` either trains a built-in MLP or conv autoencoder (``model=None``; mean
+    over the batch of the summed squared error, plus the paper's contraction-promoting
     regularisers: Gaussian input noise ``noise_std`` (denoising, Eq. 2), Adam's
     ``weight_decay``, ``dropout`` and the bottleneck ``latent_dim``) or uses the frozen
     modules of an :class:`AutoencoderHandle`. It then iterates up to
