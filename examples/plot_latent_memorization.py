@@ -28,9 +28,9 @@ X, y = digits.data[order] / 16.0, digits.target[order]
 with threadpool_limits(1):
     mem = LatentVectorField(
         latent_dim=32,
-        hidden=(512, 512),
+        hidden=(384, 384),
         weight_decay=0.0,
-        n_steps=700,  # the tests use the spec's 2500 at lr=1e-3
+        n_steps=450,  # the tests use the spec's (512, 512) and 2500 steps at lr=1e-3
         lr=3e-3,
         batch_size=None,
         output_activation="sigmoid",
@@ -39,10 +39,12 @@ with threadpool_limits(1):
     ).fit(X[:20])
     noise_attractors = mem.attractors_from_noise(200, random_state=0)
     report = mem.memorization_score(X[:20], X[-297:], attractors=noise_attractors)
+# The paper's cosine coefficient is computed over the attractors of the training
+# points (``memorization_coefficient_``); the distance ratio over noise attractors.
 print(
     f"median distance ratio {report.ratio:.3f}, "
     f"{100 * report.within_fraction:.0f}% of noise attractors on a training digit, "
-    f"paper's cosine coefficient {report.coefficient:.3f}"
+    f"paper's cosine coefficient {mem.memorization_coefficient_:.4f}"
 )
 
 decoded = mem.decode_attractors(noise_attractors[:6])
@@ -77,6 +79,6 @@ with threadpool_limits(1):
 print(
     f"generalising: median distance ratio {gen_report.ratio:.3f}, "
     f"{100 * gen_report.within_fraction:.0f}% on a training digit, "
-    f"cosine coefficient {gen_report.coefficient:.3f}"
+    f"paper's cosine coefficient {gen.memorization_coefficient_:.4f}"
 )
 plt.show()

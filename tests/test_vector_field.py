@@ -346,3 +346,120 @@ def test_probe_dictionary_exact_atoms_beat_random_basis():
     assert mse["attractors"] < 1e-12 < mse["random"]
     with pytest.raises(ValueError, match="n_nonzero_coefs"):
         lvf.probe_dictionary(X, 3)
+
+
+# --------------------------------------------------- normalised latents in scores
+def test_normalized_latents_trajectory_score_closed_form():
+    # f(z) = 0.5 z + c has the attractor 2c; from z0: z_t = 2c + 0.5^t (z0 - 2c).
+    c = torch.tensor([1.0, 0.0], dtype=torch.float64)
+    lvf = _lvf(lambda z: 0.5 * z + c, normalize_latents=True).fit([[2.0, 0.0]])
+    np.testing.assert_allclose(lvf.attractors_all_, [[2.0, 0.0]], atol=1e-12)
+    z0 = np.array([2.0, 4.0])
+    n_iter = _closed_form_n_iter(4.0, 0.5, 1e-6)
+    pts = np.array([2.0, 0.0]) + 0.5 ** np.arange(n_iter + 1)[:, None] * (z0 - [2, 0])
+    unit = pts / np.linalg.norm(pts, axis=1, keepdims=True)
+    expected = np.linalg.norm(unit - [1.0, 0.0], axis=1)
+    scores = lvf.ood_scores([z0], ["trajectory_mean", "initial_distance", "knn"])
+    assert abs(scores["trajectory_mean"][0] - expected.mean()) < 1e-9
+    assert abs(scores["initial_distance"][0] - expected[0]) < 1e-12
+    assert abs(scores["knn"][0] - expected[0]) < 1e-12
+    # Unnormalised, the same start scores the plain Euclidean distances.
+    raw = clone(lvf).set_params(normalize_latents=False).fit([[2.0, 0.0]])
+    plain = np.linalg.norm(pts - [2.0, 0.0], axis=1).mean()
+    assert (
+        abs(raw.ood_scores([z0], ["trajectory_mean"])["trajectory_mean"][0] - plain)
+        < 1e-9
+    )
+    # A point on the attractor's ray is at distance 0 only when normalised.
+    far = [[6.0, 0.0]]
+    assert lvf.ood_scores(far, ["initial_distance"])["initial_distance"][0] < 1e-12
+    assert raw.ood_scores(far, ["initial_distance"])["initial_distance"][0] == 4.0
+    with pytest.raises(TypeError, match="normalize_latents"):
+        clone(lvf).set_params(normalize_latents="yes").fit([[2.0, 0.0]])
+
+
+# ------------------------------------------------- spectral radius: power vs exact
+def test_power_iteration_spectral_radius_large_linear_latent():
+    rng = np.random.RandomState(0)
+    k, m = 300, 320
+    Q, _ = np.linalg.qr(rng.randn(k, k))
+    eig = np.r_[0.8, -0.6, rng.uniform(-0.5, 0.5, k - 2)]
+    M = Q @ np.diag(eig) @ Q.T
+    W2 = rng.randn(m, k)
+    lvf = LatentVectorField(_linear_pair(M @ np.linalg.pinv(W2), W2), tol=1e-12)
+    lvf.fit(rng.randn(5, m))
+    Z = rng.randn(3, k)
+    auto = lvf.jacobian_spectral_radius(Z, random_state=0)  # k > 256: power
+    np.testing.assert_allclose(auto, 0.8, rtol=1e-6)
+    exact = lvf.jacobian_spectral_radius(Z, method="exact")
+    np.testing.assert_allclose(exact, 0.8, rtol=1e-9)
+    with pytest.raises(ValueError, match="method"):
+        lvf.jacobian_spectral_radius(Z, method="arnoldi")
+
+
+def test_power_iteration_agrees_with_exact_on_a_trained_ae():
+    X = np.random.RandomState(0).rand(200, 12)
+    lvf = LatentVectorField(
+        latent_dim=6,
+        hidden=(32,),
+        n_steps=150,
+        random_state=0,
+        device="cpu",
+        dtype="float64",
+    ).fit(X)
+    Z = lvf.train_latents_[:40]
+    exact = lvf.jacobian_spectral_radius(Z, method="exact")
+    power = lvf.jacobian_spectral_radius(
+        Z, method="power", n_power_iter=400, random_state=0
+    )
+    assert np.median(np.abs(power - exact) / exact) < 1e-4
+    np.testing.assert_allclose(power, exact, rtol=2e-2)
+    # Analytic maps keep their exact value under the power method too.
+    half = _lvf(lambda z: 0.5 * z).fit([[4.0, 0.0]])
+    np.testing.assert_allclose(
+        half.jacobian_spectral_radius([[4.0, 0.0]], method="power"), 0.5, atol=1e-12
+    )
+
+
+# ------------------------------------------------------------ conv autoencoder
+def test_conv_autoencoder_shapes_and_training():
+    rng = np.random.RandomState(0)
+    # 6 x 10 two-channel "images": odd sizes exercise the output padding.
+    X = rng.rand(64, 2 * 6 * 10)
+    lvf = LatentVectorField(
+        autoencoder="conv",
+        image_shape=(2, 6, 10),
+        hidden=(4, 8),
+        latent_dim=3,
+        n_steps=60,
+        batch_size=32,
+        lr=1e-2,
+        output_activation="sigmoid",
+        max_iter=300,
+        random_state=0,
+        device="cpu",
+        dtype="float64",
+    ).fit(X)
+    convs = [m for m in lvf.encoder_ if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [4, 8]
+    assert lvf.n_latent_ == 3 and lvf.attractors_.shape[1] == 3
+    assert lvf.decode_attractors().shape == (len(lvf.attractors_), 120)
+    assert lvf.history_["loss"][-1] < lvf.history_["loss"][0]
+    # A square one-channel image needs no image_shape.
+    sq = LatentVectorField(
+        autoencoder="conv",
+        hidden=(4,),
+        latent_dim=2,
+        n_steps=5,
+        device="cpu",
+        random_state=0,
+    ).fit(rng.rand(10, 16))
+    assert sq.transform(rng.rand(3, 16)).shape == (3, 2 * 2 + 6)
+    with pytest.raises(ValueError, match="image_shape"):
+        LatentVectorField(autoencoder="conv", n_steps=1).fit(rng.rand(5, 12))
+    with pytest.raises(ValueError, match="image_shape"):
+        LatentVectorField(autoencoder="conv", image_shape=(3, 5), n_steps=1).fit(
+            rng.rand(5, 16)
+        )
+    with pytest.raises(ValueError, match="autoencoder"):
+        LatentVectorField(autoencoder="resnet", n_steps=1).fit(rng.rand(5, 16))
