@@ -548,3 +548,110 @@ def test_real_valued_rows_are_quantised():
     np.testing.assert_allclose(proba.sum(1), 1.0)
     with pytest.raises(ValueError, match="features"):
         est.predict_proba(X[:5, :4])
+
+
+# ------------------------------------------------ vocabulary sizes and padding
+def test_vocabulary_checks():
+    teacher = _tiny_teacher(4, vocab=8)
+    ids = np.arange(40) % 8
+    kw = {"steps": 1, "batch_size": 2, "context": 6, "random_state": 0}
+    with pytest.raises(ValueError, match=r"X holds token ids up to 9, outside"):
+        BoomerangDistiller(teacher=lambda: teacher, **kw).fit(np.arange(40) % 10)
+    with pytest.raises(ValueError, match="tokenizer='byte' gives 256 tokens"):
+        BoomerangDistiller(teacher=lambda: teacher, tokenizer="byte", **kw).fit("ab")
+    with pytest.raises(ValueError, match="tokenizer='auto' gives 9 tokens"):
+        BoomerangDistiller(teacher=lambda: teacher, **kw).fit("abcdefghi" * 3)
+
+    class Tok:  # a Hugging Face-like tokenizer: dict output and a length
+        def __init__(self, n):
+            self.n = n
+
+        def __len__(self):
+            return self.n
+
+        def __call__(self, text):
+            return {"input_ids": [ord(c) % 8 for c in text]}
+
+    with pytest.raises(ValueError, match="tokenizer has a vocabulary of 20 tokens"):
+        BoomerangDistiller(teacher=lambda: teacher, tokenizer=Tok(20), **kw).fit("ab")
+    est = BoomerangDistiller(teacher=lambda: teacher, tokenizer=Tok(8), **kw)
+    assert est.fit("some text here").vocab_size_ == 8
+    bad = _tiny_teacher(4, vocab=8)
+    bad.head = torch.nn.Linear(8, 9, bias=False)
+    with pytest.raises(ValueError, match="teacher has an embedding of 8 tokens"):
+        BoomerangDistiller(teacher=lambda: bad, **kw).fit(ids)
+    with pytest.raises(ValueError, match="pad_token_id=8 is outside"):
+        BoomerangDistiller(teacher=lambda: teacher, pad_token_id=8, **kw).fit(ids)
+    with pytest.raises(ValueError, match="pad_token_id must be"):
+        BoomerangDistiller(pad_token_id=-1, **kw).fit(ids)
+    # Data ids below the teacher's vocabulary: the teacher's size rules later calls.
+    est = BoomerangDistiller(teacher=lambda: teacher, **kw).fit(np.arange(40) % 5)
+    assert est.vocab_size_ == 8
+    assert est.predict_proba(np.array([[1, 7, 2]])).shape == (1, 8)
+    with pytest.raises(ValueError, match="outside"):
+        est.perplexity(np.array([0, 1, 8]))
+
+
+def _pad(rows, n_pad, side, pad=0):
+    block = np.full((len(rows), n_pad), pad)
+    return np.hstack([block, rows] if side == "left" else [rows, block])
+
+
+@pytest.mark.parametrize("kind", ["tiny", "gpt2", "llama"])
+def test_padded_rows_match_unpadded(kind):
+    """Left or right padding: same logits at real tokens, same perplexity."""
+    model = _tiny_teacher(4, vocab=16, context=16) if kind == "tiny" else None
+    model = model or hf_decoder_to_stack(_hf_model(kind))
+    rows = np.random.default_rng(1).integers(1, 16, size=(6, 9))
+    x = torch.as_tensor(rows)
+    with torch.inference_mode():
+        ref, ref_h = model(x, hidden=True)
+        for side in ("left", "right"):
+            p = torch.as_tensor(_pad(rows, 4, side))
+            out, hid = model(p, hidden=True, attention_mask=p != 0)
+            real = slice(4, None) if side == "left" else slice(0, 9)
+            np.testing.assert_allclose(out[:, real], ref, atol=2e-5)
+            for a, b in zip(hid, ref_h, strict=True):
+                np.testing.assert_allclose(a[:, real], b, atol=2e-5)
+    est = BoomerangDistiller(
+        teacher=lambda: model, pad_token_id=0, steps=3, batch_size=4, random_state=0
+    ).fit(_pad(rows, 4, "right"))
+    assert all(np.isfinite(v).all() for v in est.history_.values())
+    M, N = est.n_layers_range_
+    for d in (M, M + 1, N):
+        net = est.interpolate(n_layers=d, order="first")
+        with torch.inference_mode():
+            logits = net(x[:, :-1]).double()
+        nll = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, 16), x[:, 1:].ravel()
+        )
+        for side in ("left", "right"):
+            ppl = est.perplexity(_pad(rows, 4, side), n_layers=d, order="first")
+            assert ppl == pytest.approx(float(np.exp(nll)), rel=1e-5)
+    # Without pad_token_id, pads count as tokens and change the perplexity.
+    plain = BoomerangDistiller(
+        teacher=lambda: model, steps=3, batch_size=4, random_state=0
+    ).fit(_pad(rows, 4, "right"))
+    assert plain.perplexity(_pad(rows, 4, "left"), n_layers=N) != pytest.approx(
+        est.perplexity(_pad(rows, 4, "left"), n_layers=N), rel=1e-3
+    )
+
+
+def test_padding_needs_padding_aware_blocks():
+    class Plain(torch.nn.Module):
+        def forward(self, h):
+            return h
+
+    model = TinyGPT(
+        parts=(
+            torch.nn.Embedding(5, 4),
+            [Plain()],
+            torch.nn.Identity(),
+            torch.nn.Linear(4, 5),
+        )
+    )
+    ids = torch.zeros(2, 3, dtype=torch.long)
+    with pytest.raises(ValueError, match="padding-aware"):
+        model(ids, attention_mask=ids == 0)
+    with pytest.raises(ValueError, match="attention_mask has shape"):
+        _tiny_teacher(2)(ids, attention_mask=torch.ones(2, 4))

@@ -106,8 +106,10 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         arrays are quantised into ``n_bins`` tokens.
     pad_token_id : int, default=None
         Token id of padding in rows of ``X`` (left or right padded). Pad inputs are
-        hidden from attention and excluded from the cosine term, pad targets from
-        the cross-entropy and from perplexities; positions count real tokens only.
+        hidden from attention and excluded from the cosine term; a target counts in
+        the cross-entropy and in perplexities only when it and its input are real
+        tokens (so padding never changes a perplexity); positions count real tokens
+        only.
         The KL term keeps pads, as in the reference code.
     n_bins : int, default=32
         Quantile bins for real-valued sequences.
@@ -792,7 +794,8 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         """Attention mask of the inputs and loss mask of the targets (pads off)."""
         if self.pad_token_id is None:
             return None, None
-        return inp != self.pad_token_id, tgt != self.pad_token_id
+        real = inp != self.pad_token_id
+        return real, real & (tgt != self.pad_token_id)
 
     def _nll(self, model: nn.Module, windows: torch.Tensor) -> float:
         """Mean next-token NLL (nats) of ``model`` over ``windows`` (pads skipped)."""
