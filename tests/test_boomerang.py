@@ -624,7 +624,7 @@ def test_padded_rows_match_unpadded(kind):
             logits = net(x[:, :-1]).double()
         nll = torch.nn.functional.cross_entropy(
             logits.reshape(-1, 16), x[:, 1:].ravel()
-        )
+        ).item()
         for side in ("left", "right"):
             ppl = est.perplexity(_pad(rows, 4, side), n_layers=d, order="first")
             assert ppl == pytest.approx(float(np.exp(nll)), rel=1e-5)
