@@ -840,14 +840,26 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             )
         return float(np.exp(self._nll(model, windows)))
 
-    def size_curve(self, X: Any, order: str | None = None) -> dict[str, list[Any]]:
+    def size_curve(
+        self, X: Any, order: str | None = None, naive: bool = True
+    ) -> dict[str, list[Any]]:
         """Parameters and perplexity of every size, boomerang and naive pruning.
+
+        Parameters
+        ----------
+        X : str, list of str or array-like
+            Held-out data, as in :meth:`fit`.
+        order : {"first", "last"}, default=None
+            Patch order (``patch_order_`` when ``None``).
+        naive : bool, default=True
+            Also evaluate naive pruning (it depends on the teacher only, so runs
+            sharing a teacher can skip it).
 
         Returns
         -------
         curve : dict
-            Lists ``"n_layers"``, ``"n_params"``, ``"perplexity"`` and
-            ``"naive_perplexity"`` (one entry per reachable depth).
+            Lists ``"n_layers"``, ``"n_params"``, ``"perplexity"`` and, with
+            ``naive``, ``"naive_perplexity"`` (one entry per reachable depth).
         """
         check_is_fitted(self, "student_")
         order = self._order(order)
@@ -857,15 +869,18 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             "n_layers": [],
             "n_params": [],
             "perplexity": [],
-            "naive_perplexity": [],
         }
+        if naive:
+            curve["naive_perplexity"] = []
         for d in sorted(set(self._depths(order))):
             model = self.interpolate(n_layers=d, order=order)
-            naive = self.naive_prune(n_layers=d, order=order)
             curve["n_layers"].append(d)
             curve["n_params"].append(_n_params(model))
             curve["perplexity"].append(float(np.exp(self._nll(model, windows))))
-            curve["naive_perplexity"].append(float(np.exp(self._nll(naive, windows))))
+            if naive:
+                pruned = self.naive_prune(n_layers=d, order=order)
+                nll = self._nll(pruned, windows)
+                curve["naive_perplexity"].append(float(np.exp(nll)))
         return curve
 
     def _n_logits(self) -> int:
