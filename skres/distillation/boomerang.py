@@ -441,11 +441,12 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
 
     def _check_vocab(self, teacher: nn.Module) -> None:
         """Tokenizer, data and teacher vocabularies must agree (ValueError)."""
-        head = teacher.head
+        head: Any = teacher.head
         n_head = getattr(head, "out_features", None)
-        if n_head is None and isinstance(getattr(head, "weight", None), torch.Tensor):
-            n_head = head.weight.shape[0]
-        embed = teacher.embed
+        weight = getattr(head, "weight", None)
+        if n_head is None and isinstance(weight, torch.Tensor):
+            n_head = weight.shape[0]
+        embed: Any = teacher.embed
         table = next(
             (
                 m
