@@ -311,6 +311,9 @@ def test_text_fit_and_methods():
     curve = est.size_curve([TEXT[:300]], order="first")
     assert curve["n_layers"] == [3, 4]
     assert curve["perplexity"][-1] == curve["naive_perplexity"][-1]
+    lean = est.size_curve([TEXT[:300]], order="first", naive=False)
+    assert "naive_perplexity" not in lean
+    assert lean["perplexity"] == curve["perplexity"]
     assert curve["perplexity"][-1] == pytest.approx(
         est.perplexity(TEXT[:300], model=est.teacher_)
     )
