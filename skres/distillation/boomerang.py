@@ -109,8 +109,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         hidden from attention and excluded from the cosine term; a target counts in
         the cross-entropy and in perplexities only when it and its input are real
         tokens (so padding never changes a perplexity); positions count real tokens
-        only.
-        The KL term keeps pads, as in the reference code.
+        only. The KL term keeps pads, as in the reference code.
     n_bins : int, default=32
         Quantile bins for real-valued sequences.
     checkpoint_dir : str, default=None
@@ -806,7 +805,10 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             for batch in self._batch_slices(len(windows), 64):
                 w = windows[batch].to(self.device_)
                 am, tm = self._masks(w[:, :-1], w[:, 1:])
-                logits = model(w[:, :-1], attention_mask=am)
+                if am is None:  # any causal LM module taking ids
+                    logits = model(w[:, :-1])
+                else:
+                    logits = model(w[:, :-1], attention_mask=am)
                 nll = F.cross_entropy(
                     logits.reshape(-1, logits.shape[-1]).double(),
                     w[:, 1:].reshape(-1),
