@@ -15,6 +15,7 @@ from ._ode import make_lorenz
 from ._ppci import make_causal_digits, make_visible_treatment
 from ._residual import make_residual_units
 from ._sem import generalized_normal_psi, make_shifted_sem
+from ._text import CorpusFallbackWarning, get_cache_dir, load_shakespeare
 from ._trials import (
     make_embedding_trial,
     make_leaky_gaussian_trial,
@@ -38,4 +39,7 @@ __all__ = [
     "make_sparse_code_trial",
     "make_sparse_dictionary",
     "make_visible_treatment",
+    "CorpusFallbackWarning",
+    "get_cache_dir",
+    "load_shakespeare",
 ]

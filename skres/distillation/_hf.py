@@ -22,17 +22,29 @@ def _causal_mask(h: torch.Tensor) -> torch.Tensor:
 
 
 class _GPT2Embedding(nn.Module):
+    padding_aware = True
+
     def __init__(self, wte: nn.Module, wpe: nn.Module) -> None:
         super().__init__()
         self.wte, self.wpe = wte, wpe
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        pos = torch.arange(ids.shape[1], device=ids.device)
-        return self.wte(ids) + self.wpe(pos)[None]
+    def forward(
+        self, ids: torch.Tensor, positions: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if positions is None:
+            positions = torch.arange(ids.shape[1], device=ids.device)[None]
+        return self.wte(ids) + self.wpe(positions)
 
 
 class _HFBlock(nn.Module):
-    """One HF decoder layer called with an explicit causal mask (and RoPE)."""
+    """One HF decoder layer called with an explicit causal mask (and RoPE).
+
+    With ``allowed`` (a boolean ``(B, 1, T, T)`` mask from a padded batch) pad keys
+    are hidden and ``positions`` (``(B, T)``) count real tokens only, so left- and
+    right-padded rows give the logits of the unpadded sequence at real tokens.
+    """
+
+    padding_aware = True
 
     def __init__(self, layer: nn.Module, rotary: nn.Module | None) -> None:
         super().__init__()
@@ -40,12 +52,23 @@ class _HFBlock(nn.Module):
         self.rotary = rotary
         self.layer_idx = 0
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        kwargs: dict[str, Any] = {"attention_mask": _causal_mask(h)}
+    def forward(
+        self,
+        h: torch.Tensor,
+        allowed: torch.Tensor | None = None,
+        positions: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        if allowed is None:
+            mask = _causal_mask(h)
+        else:
+            mask = torch.zeros(allowed.shape, device=h.device, dtype=h.dtype)
+            mask = mask.masked_fill(~allowed, torch.finfo(h.dtype).min)
+        kwargs: dict[str, Any] = {"attention_mask": mask}
         if self.rotary is not None:
-            pos = torch.arange(h.shape[1], device=h.device)[None]
-            kwargs["position_ids"] = pos
-            kwargs["position_embeddings"] = self.rotary(h, pos)
+            if positions is None:
+                positions = torch.arange(h.shape[1], device=h.device)[None]
+            kwargs["position_ids"] = positions
+            kwargs["position_embeddings"] = self.rotary(h, positions)
         for attn in (
             getattr(self.layer, "self_attn", None),
             getattr(self.layer, "attn", None),
@@ -62,8 +85,9 @@ def hf_decoder_to_stack(model: Any) -> TinyGPT:
     Supports GPT-2 (``transformer.wte/wpe/h/ln_f``) and LLaMA-family models
     (``model.embed_tokens/layers/norm/rotary_emb``: Llama, Qwen, SmolLM2...). The
     modules are shared with ``model``, not copied; :class:`BoomerangDistiller`
-    copies its teacher. Attention is always causal without padding (right-padded
-    batches are not supported).
+    copies its teacher. Padded batches are supported through the stack's
+    ``attention_mask`` (left or right padding; pad keys hidden, positions counted
+    over real tokens).
 
     Parameters
     ----------

@@ -113,17 +113,40 @@ def boomerang_cutoffs(
     raise ValueError(f"order must be 'first' or 'last'; got {order!r}.")
 
 
+def padded_causal_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Boolean ``(B, 1, T, T)`` mask: causal, pad keys hidden, diagonal always open.
+
+    Query ``i`` may attend to key ``j <= i`` when ``j`` is a real token; every query
+    also sees itself, so that rows of pad queries (left padding) stay finite.
+    """
+    m = attention_mask.bool()
+    T = m.shape[1]
+    causal = torch.ones(T, T, dtype=torch.bool, device=m.device).tril()
+    eye = torch.eye(T, dtype=torch.bool, device=m.device)
+    return (causal & m[:, None, :] | eye)[:, None]
+
+
+def padded_positions(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Position ids ``(B, T)`` counting real tokens only (left padding safe)."""
+    return (attention_mask.long().cumsum(-1) - 1).clamp_min(0)
+
+
 class _Embedding(nn.Module):
     """Token plus learned position embedding."""
+
+    padding_aware = True
 
     def __init__(self, vocab_size: int, d_model: int, context: int) -> None:
         super().__init__()
         self.tokens = nn.Embedding(vocab_size, d_model)
         self.positions = nn.Embedding(context, d_model)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        pos = torch.arange(ids.shape[1], device=ids.device)
-        return self.tokens(ids) + self.positions(pos)
+    def forward(
+        self, ids: torch.Tensor, positions: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if positions is None:
+            positions = torch.arange(ids.shape[1], device=ids.device)
+        return self.tokens(ids) + self.positions(positions)
 
 
 class _Block(nn.Module):
@@ -141,12 +164,22 @@ class _Block(nn.Module):
             nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model)
         )
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
+    padding_aware = True
+
+    def forward(
+        self,
+        h: torch.Tensor,
+        allowed: torch.Tensor | None = None,
+        positions: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         B, T, D = h.shape
         q, k, v = self.qkv(self.ln1(h)).split(D, dim=-1)
         shape = (B, T, self.n_head, D // self.n_head)
         q, k, v = (x.view(shape).transpose(1, 2) for x in (q, k, v))
-        att = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        if allowed is None:
+            att = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            att = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
         h = h + self.proj(att.transpose(1, 2).reshape(B, T, D))
         return h + self.mlp(self.ln2(h))
 
@@ -199,13 +232,46 @@ class TinyGPT(nn.Module):
             if hasattr(block, "layer_idx"):
                 setattr(block, "layer_idx", i)  # noqa: B010
 
-    def forward(self, ids: torch.Tensor, hidden: bool = False) -> Any:
-        """Logits ``(B, T, V)``; with ``hidden``, also the HF-style hidden states."""
-        h = self.embed(ids)
-        states = [h]
-        for block in self.blocks:
-            h = block(h)
-            states.append(h)
+    def forward(
+        self,
+        ids: torch.Tensor,
+        hidden: bool = False,
+        attention_mask: torch.Tensor | None = None,
+    ) -> Any:
+        """Logits ``(B, T, V)``; with ``hidden``, also the HF-style hidden states.
+
+        ``attention_mask`` (``(B, T)``, 1 for real tokens, 0 for pads, left or
+        right padding) hides pad keys and counts positions over real tokens only;
+        the blocks must then be padding-aware (skres and wrapped HF blocks are).
+        """
+        if attention_mask is None:
+            h = self.embed(ids)
+            states = [h]
+            for block in self.blocks:
+                h = block(h)
+                states.append(h)
+        else:
+            if attention_mask.shape != ids.shape:
+                raise ValueError(
+                    f"attention_mask has shape {tuple(attention_mask.shape)}; "
+                    f"expected the shape of the ids, {tuple(ids.shape)}."
+                )
+            for block in self.blocks:
+                if not getattr(block, "padding_aware", False):
+                    raise ValueError(
+                        f"{type(block).__name__} blocks take no attention_mask; "
+                        "padded batches (pad_token_id) need padding-aware blocks."
+                    )
+            pos = padded_positions(attention_mask)
+            allowed = padded_causal_mask(attention_mask)
+            if getattr(self.embed, "padding_aware", False):
+                h = self.embed(ids, positions=pos)
+            else:
+                h = self.embed(ids)
+            states = [h]
+            for block in self.blocks:
+                h = block(h, allowed=allowed, positions=pos)
+                states.append(h)
         h = self.final_norm(h)
         states[-1] = h
         logits = self.head(h)
@@ -220,6 +286,7 @@ def boomerang_loss(
     targets: torch.Tensor,
     aligned: dict[int, int],
     mask: torch.Tensor | None = None,
+    target_mask: torch.Tensor | None = None,
     *,
     lambda_ce: float = 1.0,
     lambda_kl: float = 0.1,
@@ -232,7 +299,9 @@ def boomerang_loss(
     ``CE`` (masked mean over non-pad targets) ``+ lambda_kl * tau^2 * KL(T || S)``
     (mean over all ``B*T`` rows, pads included as in the reference) ``+ lambda_cos *
     mean_pairs(1 - cos)`` (masked mean over non-pad tokens; ``cos_reduction="sum"``
-    sums over pairs instead).
+    sums over pairs instead). ``mask`` (``(B, T)``, true for real input tokens)
+    selects the cosine positions; ``target_mask`` (true where the target is a real
+    token, ``mask`` when ``None``) the CE positions.
 
     Returns
     -------
@@ -246,10 +315,11 @@ def boomerang_loss(
         else mask.bool()
     )
     n_tok = m.sum().clamp_min(1)
+    tm = m if target_mask is None else target_mask.bool()
     ce_tok = F.cross_entropy(
         student_logits.reshape(-1, V), targets.reshape(-1), reduction="none"
     )
-    ce = (ce_tok * m.reshape(-1)).sum() / n_tok
+    ce = (ce_tok * tm.reshape(-1)).sum() / tm.sum().clamp_min(1)
     tau = float(temperature)
     log_s = F.log_softmax(student_logits.reshape(-1, V) / tau, dim=-1)
     log_t = F.log_softmax(teacher_logits.reshape(-1, V) / tau, dim=-1)

@@ -100,8 +100,16 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         one-block patch has the lower loss on the fit data (as ADAPT does).
     tokenizer : {"auto", "char", "byte"} or callable, default="auto"
         Text is tokenised per character (``"auto"``/``"char"``), per UTF-8 byte, or
-        by a callable ``str -> list of int``. Arrays of non-negative integers are
-        token ids; other numeric arrays are quantised into ``n_bins`` tokens.
+        by a callable ``str -> list of int`` (a Hugging Face tokenizer works: its
+        ``input_ids`` are used, and its ``len`` is checked against the teacher's
+        vocabulary). Arrays of non-negative integers are token ids; other numeric
+        arrays are quantised into ``n_bins`` tokens.
+    pad_token_id : int, default=None
+        Token id of padding in rows of ``X`` (left or right padded). Pad inputs are
+        hidden from attention and excluded from the cosine term; a target counts in
+        the cross-entropy and in perplexities only when it and its input are real
+        tokens (so padding never changes a perplexity); positions count real tokens
+        only. The KL term keeps pads, as in the reference code.
     n_bins : int, default=32
         Quantile bins for real-valued sequences.
     checkpoint_dir : str, default=None
@@ -185,6 +193,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         grad_clip: float = 1.0,
         patch_order: str = "auto",
         tokenizer: Any = "auto",
+        pad_token_id: int | None = None,
         n_bins: int = 32,
         checkpoint_dir: str | None = None,
         checkpoint_every: int = 100,
@@ -215,6 +224,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         self.grad_clip = grad_clip
         self.patch_order = patch_order
         self.tokenizer = tokenizer
+        self.pad_token_id = pad_token_id
         self.n_bins = n_bins
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
@@ -298,19 +308,23 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
                 self.vocab_ = sorted(set(text))
                 self.vocab_size_ = len(self.vocab_)
         if self._mode == "char":
-            lookup = {c: i for i, c in enumerate(self.vocab_)}
-            unknown = set(text) - set(lookup)
-            if unknown:
-                raise ValueError(
-                    f"X holds characters not seen in fit: {sorted(unknown)[:10]}."
-                )
-            return torch.tensor([lookup[c] for c in text], dtype=torch.int64)
+            codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+            vocab = np.frombuffer("".join(self.vocab_).encode("utf-32-le"), np.uint32)
+            ids = np.searchsorted(vocab, codes).clip(max=len(vocab) - 1)
+            bad = vocab[ids] != codes
+            if bad.any():
+                unknown = sorted({chr(c) for c in codes[bad]})
+                raise ValueError(f"X holds characters not seen in fit: {unknown[:10]}.")
+            return torch.from_numpy(ids.astype(np.int64))
         if self._mode == "byte":
             if reset:
                 self.vocab_size_ = 256
             return torch.tensor(list(text.encode("utf-8")), dtype=torch.int64)
         if self._mode == "callable":
-            ids = np.asarray(tok(text), dtype=np.int64)
+            out = tok(text)
+            if hasattr(out, "keys"):  # a Hugging Face tokenizer's BatchEncoding
+                out = out["input_ids"]
+            ids = np.asarray(out, dtype=np.int64)
             if reset:
                 self.vocab_size_ = int(ids.max()) + 1
             return self._check_ids(ids)
@@ -381,6 +395,11 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             raise ValueError(
                 "At least one of lambda_ce, lambda_kl and lambda_cos must be > 0."
             )
+        pad = self.pad_token_id
+        if pad is not None and (
+            isinstance(pad, bool) or not isinstance(pad, int | np.integer) or pad < 0
+        ):
+            raise ValueError(f"pad_token_id must be None or an int >= 0; got {pad!r}.")
         if not 0 <= self.warmup < 1:
             raise ValueError(f"warmup must be in [0, 1); got {self.warmup!r}.")
         if self.teacher is not None and (
@@ -418,6 +437,56 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         self.kept_teacher_layers_ = [b[0] for b in blocks]
         self.pruned_teacher_layers_ = [j for b in blocks for j in b[1:]]
         self.n_layers_range_ = (len(blocks), n_layers)
+
+    def _check_vocab(self, teacher: nn.Module) -> None:
+        """Tokenizer, data and teacher vocabularies must agree (ValueError)."""
+        head: Any = teacher.head
+        n_head = getattr(head, "out_features", None)
+        weight = getattr(head, "weight", None)
+        if n_head is None and isinstance(weight, torch.Tensor):
+            n_head = weight.shape[0]
+        embed: Any = teacher.embed
+        table = next(
+            (
+                m
+                for m in (
+                    embed,
+                    getattr(embed, "tokens", None),
+                    getattr(embed, "wte", None),
+                )
+                if isinstance(m, nn.Embedding)
+            ),
+            None,
+        )
+        n_embed = None if table is None else table.num_embeddings
+        if n_head is not None and n_embed is not None and n_head != n_embed:
+            raise ValueError(
+                f"teacher has an embedding of {n_embed} tokens but a head of "
+                f"{n_head}; the vocabularies must match."
+            )
+        V = n_head if n_head is not None else n_embed
+        if V is None:
+            return
+        tok = self.tokenizer
+        if self._mode == "callable" and hasattr(tok, "__len__") and len(tok) > V:
+            raise ValueError(
+                f"tokenizer has a vocabulary of {len(tok)} tokens, more than the "
+                f"teacher's {V}."
+            )
+        if self.vocab_size_ > V:
+            what = (
+                f"tokenizer={tok!r} gives {self.vocab_size_} tokens"
+                if self._mode in ("char", "byte")
+                else f"X holds token ids up to {self.vocab_size_ - 1}"
+            )
+            raise ValueError(f"{what}, outside the teacher's vocabulary of {V} tokens.")
+        if self._mode in ("ids", "callable"):
+            self.vocab_size_ = int(V)
+        if self.pad_token_id is not None and self.pad_token_id >= V:
+            raise ValueError(
+                f"pad_token_id={self.pad_token_id} is outside the teacher's "
+                f"vocabulary of {V} tokens."
+            )
 
     def _train_teacher(
         self, sample: Callable[[int], torch.Tensor], generator: torch.Generator
@@ -467,6 +536,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             betas=tuple(self.betas),  # type: ignore[arg-type]
             eps=1e-8,
             weight_decay=self.weight_decay,
+            fused=self.device_.type in ("cpu", "cuda"),
         )
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: cosine_lr(s, steps, self.warmup)
@@ -478,16 +548,24 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             for step in progress:
                 batch = sample(batch_size).to(self.device_)
                 inp, tgt = batch[:, :-1], batch[:, 1:]
+                am, tm = self._masks(inp, tgt)
                 if teacher is None:
-                    logits = model(inp)
-                    loss = F.cross_entropy(
-                        logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1)
+                    logits = model(inp, attention_mask=am)
+                    ce = F.cross_entropy(
+                        logits.reshape(-1, logits.shape[-1]),
+                        tgt.reshape(-1),
+                        reduction="none" if tm is not None else "mean",
                     )
+                    if tm is not None:
+                        ce = (ce * tm.reshape(-1)).sum() / tm.sum().clamp_min(1)
+                    loss = ce
                     parts = {"loss": loss, "ce": loss}
                 else:
-                    s_logits, s_hidden = model(inp, hidden=True)
+                    s_logits, s_hidden = model(inp, hidden=True, attention_mask=am)
                     with torch.no_grad():
-                        t_logits, t_hidden = teacher(inp, hidden=True)
+                        t_logits, t_hidden = teacher(
+                            inp, hidden=True, attention_mask=am
+                        )
                     parts = boomerang_loss(
                         s_logits,
                         t_logits,
@@ -495,6 +573,8 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
                         t_hidden,
                         tgt,
                         self.aligned_pairs_,
+                        am,
+                        tm,
                         lambda_ce=self.lambda_ce,
                         lambda_kl=self.lambda_kl,
                         temperature=self.temperature,
@@ -556,6 +636,10 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
                         "final_norm and head."
                     )
             teacher = copy.deepcopy(teacher).to(self.device_, self.dtype_)
+            if not isinstance(teacher, TinyGPT):
+                parts = (teacher.embed, teacher.blocks, teacher.final_norm)
+                teacher = TinyGPT(parts=(*parts, teacher.head))
+        self._check_vocab(teacher)
         self.teacher_ = teacher.eval()
         for p in self.teacher_.parameters():
             p.requires_grad_(False)
@@ -704,21 +788,40 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         }
 
     # ----------------------------------------------------------- evaluation
+    def _masks(
+        self, inp: torch.Tensor, tgt: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Attention mask of the inputs and loss mask of the targets (pads off)."""
+        if self.pad_token_id is None:
+            return None, None
+        real = inp != self.pad_token_id
+        return real, real & (tgt != self.pad_token_id)
+
     def _nll(self, model: nn.Module, windows: torch.Tensor) -> float:
-        """Mean next-token NLL (nats) of ``model`` over ``windows``."""
+        """Mean next-token NLL (nats) of ``model`` over ``windows`` (pads skipped)."""
         model.eval()
         total, count = 0.0, 0
         with torch.inference_mode():
             for batch in self._batch_slices(len(windows), 64):
                 w = windows[batch].to(self.device_)
-                logits = model(w[:, :-1])
+                am, tm = self._masks(w[:, :-1], w[:, 1:])
+                if am is None:  # any causal LM module taking ids
+                    logits = model(w[:, :-1])
+                else:
+                    logits = model(w[:, :-1], attention_mask=am)
                 nll = F.cross_entropy(
                     logits.reshape(-1, logits.shape[-1]).double(),
                     w[:, 1:].reshape(-1),
-                    reduction="sum",
+                    reduction="none",
                 )
-                total += float(nll)
-                count += w[:, 1:].numel()
+                if tm is None:
+                    total += float(nll.sum())
+                    count += w[:, 1:].numel()
+                else:
+                    total += float((nll * tm.reshape(-1)).sum())
+                    count += int(tm.sum())
+        if count == 0:
+            raise ValueError("X holds no real (non-pad) target tokens.")
         return total / count
 
     def perplexity(
@@ -740,14 +843,26 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             )
         return float(np.exp(self._nll(model, windows)))
 
-    def size_curve(self, X: Any, order: str | None = None) -> dict[str, list[Any]]:
+    def size_curve(
+        self, X: Any, order: str | None = None, naive: bool = True
+    ) -> dict[str, list[Any]]:
         """Parameters and perplexity of every size, boomerang and naive pruning.
+
+        Parameters
+        ----------
+        X : str, list of str or array-like
+            Held-out data, as in :meth:`fit`.
+        order : {"first", "last"}, default=None
+            Patch order (``patch_order_`` when ``None``).
+        naive : bool, default=True
+            Also evaluate naive pruning (it depends on the teacher only, so runs
+            sharing a teacher can skip it).
 
         Returns
         -------
         curve : dict
-            Lists ``"n_layers"``, ``"n_params"``, ``"perplexity"`` and
-            ``"naive_perplexity"`` (one entry per reachable depth).
+            Lists ``"n_layers"``, ``"n_params"``, ``"perplexity"`` and, with
+            ``naive``, ``"naive_perplexity"`` (one entry per reachable depth).
         """
         check_is_fitted(self, "student_")
         order = self._order(order)
@@ -757,16 +872,23 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             "n_layers": [],
             "n_params": [],
             "perplexity": [],
-            "naive_perplexity": [],
         }
+        if naive:
+            curve["naive_perplexity"] = []
         for d in sorted(set(self._depths(order))):
             model = self.interpolate(n_layers=d, order=order)
-            naive = self.naive_prune(n_layers=d, order=order)
             curve["n_layers"].append(d)
             curve["n_params"].append(_n_params(model))
             curve["perplexity"].append(float(np.exp(self._nll(model, windows))))
-            curve["naive_perplexity"].append(float(np.exp(self._nll(naive, windows))))
+            if naive:
+                pruned = self.naive_prune(n_layers=d, order=order)
+                nll = self._nll(pruned, windows)
+                curve["naive_perplexity"].append(float(np.exp(nll)))
         return curve
+
+    def _n_logits(self) -> int:
+        head = self.student_.head
+        return int(getattr(head, "out_features", self.vocab_size_))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Student's next-token distribution after each row of ``X``.
@@ -785,7 +907,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         if not rows:
             raise ValueError("predict_proba needs a 2-D array of contexts.")
         ctx = seqs[0][:, -self.context_ :].to(self.device_)
-        out = torch.empty(len(ctx), self.vocab_size_, dtype=torch.float64)
+        out = torch.empty(len(ctx), self._n_logits(), dtype=torch.float64)
         self.student_.eval()
         with torch.inference_mode():
             for i in range(len(ctx)):  # row by row: identical for any batching
