@@ -726,6 +726,7 @@ def spec_run():
 
 
 @pytest.mark.slow
+@pytest.mark.fullscale
 @pytest.mark.timeout(5400)
 def test_spec_regime_items_7_to_10(spec_run):
     r = spec_run
