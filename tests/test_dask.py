@@ -145,7 +145,7 @@ def test_grid_search_on_dask_matches_serial(client, name):
     cls = dict(all_estimators())[name]
     estimator = seeded(cls)
     X, y, side = make_test_data(estimator, n_samples=80)
-    cv = KFold(3, shuffle=True, random_state=0)
+    cv = KFold(2, shuffle=True, random_state=0)
     searches = []
     with config_context(enable_metadata_routing=True):
         for backend in ("sequential", "dask"):
