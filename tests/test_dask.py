@@ -140,47 +140,61 @@ GRIDS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(GRIDS))
-def test_grid_search_on_dask_matches_serial(client, name):
+def _grid_search_mismatches(name: str) -> list[str]:
     cls = dict(all_estimators())[name]
     estimator = seeded(cls)
     X, y, side = make_test_data(estimator, n_samples=80)
     cv = KFold(2, shuffle=True, random_state=0)
     searches = []
-    with config_context(enable_metadata_routing=True):
-        for backend in ("sequential", "dask"):
-            search = GridSearchCV(estimator, GRIDS[name], cv=cv, n_jobs=-1)
-            with parallel_config(backend=backend):
-                _fit(search, X, y, side)
-            searches.append(search)
+    for backend in ("sequential", "dask"):
+        search = GridSearchCV(estimator, GRIDS[name], cv=cv, n_jobs=-1)
+        with parallel_config(backend=backend):
+            _fit(search, X, y, side)
+        searches.append(search)
     serial, dask = searches
-    for key in serial.cv_results_:
-        if "time" not in key:
-            np.testing.assert_array_equal(
-                serial.cv_results_[key], dask.cv_results_[key], err_msg=key
-            )
-    assert serial.best_params_ == dask.best_params_
-    assert_same_state(
-        fitted_state(serial.best_estimator_), fitted_state(dask.best_estimator_)
-    )
+    problems = [
+        f"{name}: cv_results_[{key!r}] differ"
+        for key in serial.cv_results_
+        if "time" not in key
+        and not np.array_equal(serial.cv_results_[key], dask.cv_results_[key])
+    ]
+    if serial.best_params_ != dask.best_params_:
+        problems.append(f"{name}: best_params_ differ")
+    try:
+        assert_same_state(
+            fitted_state(serial.best_estimator_), fitted_state(dask.best_estimator_)
+        )
+    except AssertionError as exc:
+        problems.append(f"{name}: best_estimator_ differs: {str(exc)[:300]}")
+    return problems
 
 
-def test_every_estimator_fits_on_a_worker_like_serial(client):
+def _worker_fit_mismatches() -> list[str]:
     jobs = []
     for cls in ESTIMATORS:
         estimator = seeded(cls)
         jobs.append((estimator, *make_test_data(estimator)))
-    with config_context(enable_metadata_routing=True):
-        serial = [_fit(clone(est), X, y, side) for est, X, y, side in jobs]
-        with parallel_config(backend="dask"):
-            remote = Parallel(n_jobs=-1)(
-                delayed(_fit)(clone(est), X, y, side) for est, X, y, side in jobs
-            )
-    mismatched = {}
-    for est, here, there in zip(jobs, serial, remote, strict=True):
-        assert type(here) is type(there) is type(est[0])
+    serial = [_fit(clone(est), X, y, side) for est, X, y, side in jobs]
+    with parallel_config(backend="dask"):
+        remote = Parallel(n_jobs=-1)(
+            delayed(_fit)(clone(est), X, y, side) for est, X, y, side in jobs
+        )
+    problems = []
+    for (est, *_), here, there in zip(jobs, serial, remote, strict=True):
+        assert type(here) is type(there) is type(est)
         try:
             assert_same_state(fitted_state(here), fitted_state(there))
         except AssertionError as exc:
-            mismatched[type(here).__name__] = str(exc)[:300]
-    assert not mismatched, mismatched
+            problems.append(f"{type(est).__name__} on a worker: {str(exc)[:300]}")
+    return problems
+
+
+def test_dask_backend_matches_serial(client):
+    """(b) GridSearchCV(n_jobs=-1) and (c) one fit of every estimator on a worker.
+
+    One test, so that ``pytest -n 2`` starts one cluster, not one per xdist worker.
+    """
+    with config_context(enable_metadata_routing=True):
+        problems = [p for name in sorted(GRIDS) for p in _grid_search_mismatches(name)]
+        problems += _worker_fit_mismatches()
+    assert not problems, "\n".join(problems)
