@@ -309,6 +309,20 @@ def test_n_init_majority_vote():
     np.testing.assert_array_equal(again.restart_scores_, finder.restart_scores_)
 
 
+@pytest.mark.parametrize("backend", ["threading", "loky"])
+def test_n_jobs_gives_the_serial_result(backend):
+    from joblib import parallel_config
+
+    X, env, _, _ = _data(5, 5_000, 3)
+    serial = ShiftedNodeFinder(n_init=2, random_state=0).fit(X, environment=env)
+    with parallel_config(backend=backend):
+        parallel = ShiftedNodeFinder(n_init=2, n_jobs=2, random_state=0).fit(
+            X, environment=env
+        )
+    for name in ("restart_scores_", "ica_n_iter_", "components_", "psi_", "scores_"):
+        np.testing.assert_array_equal(getattr(parallel, name), getattr(serial, name))
+
+
 def test_alpha_defaults_by_dimension():
     X, env, _, _ = _data(5, 3_000, 0)
     assert ShiftedNodeFinder(random_state=0).fit(X, env).alpha_ == 0.2
@@ -416,6 +430,8 @@ def test_bad_input():
         ({"statistic": "l2"}, "statistic"),
         ({"test_function": "kurtosis"}, "test_function"),
         ({"n_init": 0}, "n_init"),
+        ({"n_jobs": 0}, "n_jobs"),
+        ({"n_jobs": 1.5}, "n_jobs"),
         ({"n_components": 0}, "n_components"),
         ({"ica_fun": "tanh"}, "ica_fun"),
         ({"tol": -1.0}, "tol"),

@@ -23,6 +23,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import FastICA
 from sklearn.utils import Tags, check_random_state
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from .._base import SkresTags
@@ -146,6 +147,14 @@ def _assign_to_reference(
     return perms
 
 
+def _fit_rotation(
+    white: np.ndarray, seed: int, params: dict[str, Any]
+) -> tuple[np.ndarray, int]:
+    """FastICA rotation (d x d, orthonormal rows) of whitened data; its iterations."""
+    ica = FastICA(random_state=seed, **params).fit(white)
+    return ica.components_, int(ica.n_iter_)
+
+
 def _excess_kurtosis(sources: np.ndarray) -> np.ndarray:
     """Excess kurtosis of centred, unit-variance columns."""
     squared = sources * sources
@@ -212,6 +221,11 @@ class ShiftedNodeFinder(TransformerMixin, BaseEstimator):
         FastICA algorithm.
     ica_fun : {"logcosh", "exp", "cube"}, default="logcosh"
         FastICA contrast function.
+    n_jobs : int or None, default=None
+        Parallel jobs for the ``n_init`` x ``n_environments`` independent FastICA
+        fits, through joblib (so ``joblib.parallel_config(backend="dask")`` runs
+        them on a Dask cluster). ``None`` means 1 unless in a joblib context; -1
+        uses all processors. Results do not depend on ``n_jobs``.
     max_iter : int, default=1000
         FastICA iterations per environment and restart.
     tol : float, default=1e-4
@@ -318,6 +332,7 @@ n_components)
         n_init: int = 1,
         ica_algorithm: str = "parallel",
         ica_fun: str = "logcosh",
+        n_jobs: int | None = None,
         max_iter: int = 1000,
         tol: float = 1e-4,
         random_state: Any = None,
@@ -331,6 +346,7 @@ n_components)
         self.n_init = n_init
         self.ica_algorithm = ica_algorithm
         self.ica_fun = ica_fun
+        self.n_jobs = n_jobs
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state
@@ -369,6 +385,14 @@ n_components)
                 "error is known); use matching='sort' with a callable test_function."
             )
         check_positive_int(self.n_init, "n_init")
+        if self.n_jobs is not None and (
+            not isinstance(self.n_jobs, numbers.Integral)
+            or isinstance(self.n_jobs, bool)
+            or self.n_jobs == 0
+        ):
+            raise ValueError(
+                f"n_jobs must be None or a non-zero integer; got {self.n_jobs!r}."
+            )
         check_option(self.ica_algorithm, "ica_algorithm", ("parallel", "deflation"))
         check_option(self.ica_fun, "ica_fun", ("logcosh", "exp", "cube"))
         check_positive_int(self.max_iter, "max_iter")
@@ -518,17 +542,21 @@ n_components)
         kurt = np.empty((self.n_init, n_env, d))
         order = np.empty((self.n_init, n_env, d), dtype=np.int64)
         n_iter = np.empty((self.n_init, n_env), dtype=np.int64)
-        for r, seed in enumerate(seeds):
+        ica_params = {
+            "whiten": False,
+            "algorithm": self.ica_algorithm,
+            "fun": self.ica_fun,
+            "max_iter": self.max_iter,
+            "tol": self.tol,
+        }
+        rotations = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fit_rotation)(white[k], int(seed), ica_params)
+            for seed in seeds
+            for k in range(n_env)
+        )
+        for r in range(self.n_init):
             for k in range(n_env):
-                ica = FastICA(
-                    whiten=False,
-                    algorithm=self.ica_algorithm,
-                    fun=self.ica_fun,
-                    max_iter=self.max_iter,
-                    tol=self.tol,
-                    random_state=int(seed),
-                ).fit(white[k])
-                rot = ica.components_  # d x d, rows orthonormal
+                rot, n_iter[r, k] = rotations[r * n_env + k]  # d x d, orthonormal rows
                 sources = white[k] @ rot.T
                 scale = sources.std(axis=0)
                 scale = np.where(scale > 0, scale, 1.0)
@@ -539,7 +567,6 @@ n_components)
                 psi[r, k] = p_k[o_k]
                 kurt[r, k] = _excess_kurtosis(sources)[o_k]
                 order[r, k] = o_k
-                n_iter[r, k] = ica.n_iter_
             if self.matching == "sort+assign":
                 perm = _assign_to_reference(
                     unmix[r], psi[r], counts.astype(float), self.statistic, 3.0
