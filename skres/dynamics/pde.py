@@ -492,7 +492,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
                 coef = np.where(support, coef, 0.0)
             if use_solver:
                 assert data is not None
-                coef = self._refine(coef, support, coef_scale, data, params, losses)
+                coef = self._refine(coef, support, data, params, losses)
             if params["threshold"] is None:
                 break
             new_support = support & (np.abs(coef) >= params["threshold"])
@@ -537,7 +537,9 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
         xx = self.x_[ix[:, 0, :]]  # (B, n_x)
         data = X[it, ix]
         ref_w = ref[it, ix]
-        scale = float(np.mean((data - data.mean()) ** 2))
+        # Misfit scale: the energy of the change within each window (what the PDE
+        # has to explain), so that ``l1`` is relative to the dynamics.
+        scale = float(np.mean((data - data[:, :1, :]) ** 2))
         return {
             "data": self._to_tensor(data),
             "ref": self._to_tensor(ref_w),
@@ -577,24 +579,59 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
         )
         return out[..., 0]
 
+    def _whitening(
+        self, coef0: torch.Tensor, cols: torch.Tensor, data: dict[str, Any]
+    ) -> torch.Tensor:
+        """Map ``P`` with ``coef = coef0 + P @ beta`` whitening the misfit's curvature.
+
+        The Jacobian of the window solutions with respect to the supported
+        coefficients is taken by central differences (``2 k`` solves without
+        gradients); ``P = L^{-T}`` for the Cholesky factor ``L`` of the
+        Gauss-Newton matrix ``J^T J / (N var)``, so the loss is close to
+        ``const + |beta|^2`` near ``coef0`` and L-BFGS or Adam see a well
+        conditioned problem even when library terms are nearly collinear.
+        """
+        n = int(cols.numel())
+        scale = coef0.abs()[cols].clamp(min=1e-3) * 1e-4
+        columns = []
+        with torch.no_grad():
+            for j in range(n):
+                step = torch.zeros_like(coef0)
+                step[cols[j]] = scale[j]
+                diff = self._solve(coef0 + step, data) - self._solve(coef0 - step, data)
+                columns.append((diff / (2 * scale[j])).reshape(-1))
+        jac = torch.stack(columns, dim=1)
+        gram = jac.T @ jac / (jac.shape[0] * data["var"])
+        ridge = 1e-12 * torch.trace(gram) / n + torch.finfo(gram.dtype).tiny
+        eye = torch.eye(n, dtype=gram.dtype, device=gram.device)
+        chol, info = torch.linalg.cholesky_ex(gram + ridge * eye)
+        if int(info) != 0 or not torch.all(torch.isfinite(chol)):
+            return torch.diag(1.0 / torch.sqrt(torch.diagonal(gram) + ridge))
+        return torch.linalg.solve_triangular(chol.T, eye, upper=True)
+
     def _refine(
         self,
         coef0: np.ndarray,
         support: np.ndarray,
-        coef_scale: np.ndarray,
         data: dict[str, Any],
         params: dict[str, Any],
         losses: list[float],
     ) -> np.ndarray:
         """Fit the supported coefficients through the solver; returns ``coef``."""
-        scale = self._to_tensor(coef_scale)
-        mask = self._to_tensor(support.astype(np.float64))
-        beta = torch.nn.Parameter(self._to_tensor(coef0) / scale)
+        start = self._to_tensor(np.where(support, coef0, 0.0))
+        cols = torch.as_tensor(np.flatnonzero(support), device=start.device)
+        if cols.numel() == 0:
+            return np.zeros_like(coef0)
+        precond = self._whitening(start, cols, data)
+        beta = torch.nn.Parameter(torch.zeros_like(start[cols]))
         target = data["data"]
         l1 = params["l1"]
 
+        def coefficients() -> torch.Tensor:
+            return start.index_add(0, cols, precond @ beta)
+
         def objective() -> torch.Tensor:
-            coef = beta * mask * scale
+            coef = coefficients()
             u = self._solve(coef, data)
             misfit = torch.mean((u - target) ** 2) / data["var"]
             return misfit + l1 * torch.sum(torch.abs(coef))
@@ -606,6 +643,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
                     [beta],
                     lr=1.0,
                     max_iter=1,
+                    max_eval=25,  # line-search evaluations per iteration
                     line_search_fn="strong_wolfe",
                     tolerance_grad=1e-12,
                     tolerance_change=1e-14,
@@ -629,7 +667,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
                     with torch.no_grad():
                         loss_value = float(objective())
                 else:
-                    loss_value = float(closure())
+                    loss_value = float(closure().detach())
                     optim.step()
                 if not np.isfinite(loss_value):
                     break
@@ -642,7 +680,9 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
                 previous = loss_value
         if not np.isfinite(best[0]):
             return np.where(support, coef0, 0.0)
-        coef = (best[1] * mask * scale).detach().cpu().numpy()
+        with torch.no_grad():
+            beta.copy_(best[1])
+            coef = coefficients().cpu().numpy()
         return np.asarray(coef, dtype=np.float64)
 
     # ----------------------------------------------------------- outputs
