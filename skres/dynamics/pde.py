@@ -144,9 +144,11 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
     n_windows : int, default=16
         Number of windows drawn (without replacement) from the positions whose
         reference field varies (standard deviation at least 10 % of the largest).
-    transform : {None, "gaussian"}, default=None
-        Reference field ``u~``: the data itself, or the data smoothed by
-        :func:`scipy.ndimage.gaussian_filter` with ``smooth_sigma``.
+    denoise : {None, "gaussian"}, default=None
+        Reference field ``u~`` (the transform of the paper): the data itself, or
+        the data smoothed by :func:`scipy.ndimage.gaussian_filter` with
+        ``smooth_sigma``. (Not called ``transform``: scikit-learn treats any
+        estimator with a ``transform`` attribute as a transformer.)
     smooth_sigma : float or tuple of float, default=(1.0, 2.0)
         Gaussian standard deviations ``(sigma_t, sigma_x)`` in grid points.
     init : {"lstsq", "zeros"}, default="lstsq"
@@ -242,7 +244,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
         terms: dict[str, Any] | None = None,
         window: tuple[int, int] = (8, 32),
         n_windows: int = 16,
-        transform: str | None = None,
+        denoise: str | None = None,
         smooth_sigma: Any = (1.0, 2.0),
         init: str = "lstsq",
         solver: str = "auto",
@@ -261,7 +263,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
         self.terms = terms
         self.window = window
         self.n_windows = n_windows
-        self.transform = transform
+        self.denoise = denoise
         self.smooth_sigma = smooth_sigma
         self.init = init
         self.solver = solver
@@ -348,9 +350,9 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
             raise ValueError(
                 f"window must be a pair of integers >= 2 (n_t, n_x); got {window!r}."
             )
-        check_option(self.transform, "transform", (None, "gaussian"))
+        check_option(self.denoise, "denoise", (None, "gaussian"))
         sigma = np.broadcast_to(np.asarray(self.smooth_sigma, dtype=float), (2,))
-        if self.transform == "gaussian" and not np.all(
+        if self.denoise == "gaussian" and not np.all(
             np.isfinite(sigma) & (sigma >= 0)
         ):
             raise ValueError(
@@ -389,7 +391,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
         return int(self.max_iter)
 
     def _reference(self, X: np.ndarray, params: dict[str, Any]) -> np.ndarray:
-        if self.transform == "gaussian":
+        if self.denoise == "gaussian":
             from scipy.ndimage import gaussian_filter
 
             return np.asarray(gaussian_filter(X, sigma=params["sigma"], mode="nearest"))
