@@ -160,13 +160,16 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
     mg_levels : int, default=3
         Multigrid levels (``solver="multigrid"``).
     optimizer : {"lbfgs", "adam"}, default="lbfgs"
-        L-BFGS with strong-Wolfe line search, or Adam with learning rate ``lr``.
+        L-BFGS (:func:`scipy.optimize.minimize` ``"L-BFGS-B"`` on the torch
+        loss and gradient) or Adam with learning rate ``lr``. Both work on
+        coefficients whitened by the Gauss-Newton curvature at the start.
     max_iter : int, default=50
         Optimiser iterations per thresholding cycle (0: keep the initialisation).
     lr : float, default=1e-2
         Adam learning rate (on coefficients scaled to unit size).
-    tol : float, default=1e-10
-        Stop when the loss changes by less than ``tol`` times its value.
+    tol : float, default=1e-6
+        Stop when the loss changes by less than ``tol`` times its starting
+        value (L-BFGS) or its current value (Adam).
     l1 : float, default=1e-4
         Weight of the L1 penalty on ``coef_`` added to the relative mean squared
         misfit.
@@ -252,7 +255,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
         optimizer: str = "lbfgs",
         max_iter: int = 50,
         lr: float = 1e-2,
-        tol: float = 1e-10,
+        tol: float = 1e-6,
         l1: float = 1e-4,
         threshold: float | None = None,
         device: Any = "auto",
@@ -352,9 +355,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
             )
         check_option(self.denoise, "denoise", (None, "gaussian"))
         sigma = np.broadcast_to(np.asarray(self.smooth_sigma, dtype=float), (2,))
-        if self.denoise == "gaussian" and not np.all(
-            np.isfinite(sigma) & (sigma >= 0)
-        ):
+        if self.denoise == "gaussian" and not np.all(np.isfinite(sigma) & (sigma >= 0)):
             raise ValueError(
                 "smooth_sigma must be a number or a pair of numbers >= 0; got "
                 f"{self.smooth_sigma!r}."
@@ -638,52 +639,97 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
             misfit = torch.mean((u - target) ** 2) / data["var"]
             return misfit + l1 * torch.sum(torch.abs(coef))
 
-        best = (float("inf"), beta.detach().clone())
-        with torch.enable_grad():
-            if params["optimizer"] == "lbfgs":
-                optim: torch.optim.Optimizer = torch.optim.LBFGS(
-                    [beta],
-                    lr=1.0,
-                    max_iter=1,
-                    max_eval=25,  # line-search evaluations per iteration
-                    line_search_fn="strong_wolfe",
-                    tolerance_grad=1e-12,
-                    tolerance_change=1e-14,
-                    history_size=20,
-                )
-            else:
-                optim = torch.optim.Adam([beta], lr=params["lr"])
+        def value_and_grad(b: np.ndarray) -> tuple[float, np.ndarray]:
+            with torch.no_grad():
+                beta.copy_(torch.as_tensor(b, dtype=beta.dtype))
+            beta.grad = None
+            with torch.enable_grad():
+                loss = objective()
+                loss.backward()
+            assert beta.grad is not None
+            grad = beta.grad.detach().cpu().numpy().astype(np.float64)
+            return float(loss.detach()), grad
+
+        n_free = int(cols.numel())
+        best: tuple[float, np.ndarray] = (float("inf"), np.zeros(n_free))
+        max_iter = params["max_iter"]
+        bar = self._progress(
+            iter(range(max_iter)), total=max_iter, desc=type(self).__name__
+        )
+        ticks = iter(bar)
+
+        def record(b: np.ndarray, value: float) -> None:
+            nonlocal best
+            losses.append(value)
+            next(ticks, None)
+            self._report(bar, loss=value)
+            if value < best[0]:
+                best = (value, b.copy())
+
+        if params["optimizer"] == "lbfgs":
+            from scipy.optimize import minimize
+
+            # The whitened misfit has Hessian ~ 2 I, so -g / 2 is a Gauss-Newton
+            # step; take it first (L-BFGS-B's first step has length 1 instead).
+            f0, g0 = value_and_grad(np.zeros(n_free))
+            norm = f0 if np.isfinite(f0) and f0 > 0 else 1.0
+            x0 = np.zeros(n_free)
+            if np.isfinite(f0) and max_iter > 1:
+                f1, _ = value_and_grad(-0.5 * g0)
+                if np.isfinite(f1) and f1 < f0:
+                    x0 = -0.5 * g0
+                    record(x0, f1)
+                    max_iter -= 1
+            evaluated: dict[bytes, float] = {}
+
+            def fun(b: np.ndarray) -> tuple[float, np.ndarray]:
+                value, grad = value_and_grad(b)
+                evaluated[b.tobytes()] = value
+                if not np.isfinite(value):  # let the line search back off
+                    return np.inf, np.zeros_like(grad)
+                return value / norm, grad / norm
+
+            def callback(intermediate_result: Any) -> None:
+                b = np.asarray(intermediate_result.x)
+                value = evaluated.get(b.tobytes(), intermediate_result.fun * norm)
+                record(b, float(value))
+
+            minimize(
+                fun,
+                x0,
+                jac=True,
+                method="L-BFGS-B",
+                callback=callback,
+                options={
+                    "maxiter": max_iter,
+                    "ftol": params["tol"],
+                    "gtol": 1e-12,
+                    "maxcor": 20,
+                },
+            )
+        else:  # Adam, written out (no torch.optim import cost)
+            b = np.zeros(n_free)
+            m = np.zeros(n_free)
+            v = np.zeros(n_free)
             previous = float("inf")
-            steps = range(params["max_iter"])
-            bar = self._progress(steps, total=params["max_iter"], desc="PDEDiscoverer")
-            for _ in bar:
-
-                def closure() -> torch.Tensor:
-                    optim.zero_grad()
-                    loss = objective()
-                    loss.backward()
-                    return loss
-
-                if params["optimizer"] == "lbfgs":
-                    optim.step(closure)  # type: ignore[no-untyped-call]
-                    with torch.no_grad():
-                        loss_value = float(objective())
-                else:
-                    loss_value = float(closure().detach())
-                    optim.step()
-                if not np.isfinite(loss_value):
+            lr, beta1, beta2, eps = params["lr"], 0.9, 0.999, 1e-8
+            for step in range(1, max_iter + 1):
+                value, grad = value_and_grad(b)
+                if not np.isfinite(value):
                     break
-                losses.append(loss_value)
-                self._report(bar, loss=loss_value)
-                if loss_value < best[0]:
-                    best = (loss_value, beta.detach().clone())
-                if abs(previous - loss_value) <= params["tol"] * abs(loss_value):
+                record(b, value)
+                if abs(previous - value) <= params["tol"] * abs(value):
                     break
-                previous = loss_value
+                previous = value
+                m = beta1 * m + (1 - beta1) * grad
+                v = beta2 * v + (1 - beta2) * grad**2
+                m_hat = m / (1 - beta1**step)
+                v_hat = v / (1 - beta2**step)
+                b = b - lr * m_hat / (np.sqrt(v_hat) + eps)
         if not np.isfinite(best[0]):
             return np.where(support, coef0, 0.0)
         with torch.no_grad():
-            beta.copy_(best[1])
+            beta.copy_(torch.as_tensor(best[1], dtype=beta.dtype))
             coef = coefficients().cpu().numpy()
         return np.asarray(coef, dtype=np.float64)
 
