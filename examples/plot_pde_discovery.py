@@ -35,10 +35,10 @@ print(f"field {u.shape}, dt = {t[1] - t[0]:.3f}, dx = {x[1] - x[0]:.4f}")
 # %%
 # Discovery on clean data with a seven-term library
 # -------------------------------------------------
-# ``u_x`` times {1, u, u^2}, ``u_xx`` times {1, u} and a source {1, u}; 16
-# random windows of 8 x 32 grid points; sequential thresholding at 0.01.
+# ``u_x`` times {1, u, u^2}, ``u_xx`` times {1, u} and a source {1, u}; 8
+# random windows of 8 x 48 grid points; sequential thresholding at 0.01.
 start = time.process_time()
-model = PDEDiscoverer(window=(8, 32), n_windows=16, threshold=0.01, random_state=0)
+model = PDEDiscoverer(window=(8, 48), n_windows=8, threshold=0.01, random_state=0)
 model.fit(u, t=t, x=x)
 print(f"clean ({time.process_time() - start:.1f} s CPU, {model.n_iter_} iterations):")
 model.print(precision=4)

@@ -90,8 +90,9 @@ def _gradient(u: np.ndarray, coord: np.ndarray, axis: int) -> np.ndarray:
     """Second-order finite differences along ``axis`` (first order on 2 points)."""
     if u.shape[axis] < 2:
         return np.zeros_like(u)
-    edge = 2 if u.shape[axis] > 2 else 1
-    return np.gradient(u, coord, axis=axis, edge_order=edge)
+    if u.shape[axis] > 2:
+        return np.asarray(np.gradient(u, coord, axis=axis, edge_order=2))
+    return np.asarray(np.gradient(u, coord, axis=axis, edge_order=1))
 
 
 def _second_derivative(u: np.ndarray, coord: np.ndarray, axis: int) -> np.ndarray:
@@ -300,7 +301,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
         for deriv in _DERIVATIVES:  # fixed order: u_x, u_xx, rhs
             if deriv not in terms or terms[deriv] is None:
                 continue
-            spec = terms[deriv]
+            spec: Any = terms[deriv]
             if isinstance(spec, numbers.Integral) and not isinstance(spec, bool):
                 if spec < 0:
                     raise ValueError(
