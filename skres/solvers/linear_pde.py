@@ -832,8 +832,9 @@ def solve_linear_pde(
         Number of multigrid levels (fewer when a level would drop below 8 points
         per coordinate; ``None``: as many as possible).
     smoother : {"gs", "jacobi"}, default="gs"
-        Multigrid smoother: multicolour block Gauss-Seidel or damped block Jacobi
-        (blocks are the unknowns of one grid point).
+        Multigrid smoother: block Gauss-Seidel in 5 colours (parallel within a
+        colour) or damped block Jacobi (blocks are the unknowns of one grid point).
+        Gauss-Seidel needs about 3x fewer FGMRES iterations.
     equation_mask : array-like of bool with the grid shape, optional
         Points carrying an equation row (default: off the ``t = 0`` plane and off the
         spatial faces).
@@ -843,11 +844,15 @@ def solve_linear_pde(
         symmetric mode without pivoting, about 10x faster and with 10x less fill than
         COLAMD with partial pivoting at 32 x 64.
     return_info : bool, default=False
-        Also return a dict with ``method``, ``n_iter`` and ``residual`` (relative
-        residual of the normal equations).
+        Also return a dict with ``method``, ``n_iter`` (FGMRES inner iterations for
+        multigrid, 1 otherwise) and ``residual`` (relative residual of the normal
+        equations ``||A^T (b - A z)|| / ||A^T b||``, worst sample); multigrid adds
+        ``levels`` (grid shapes) and ``scaled_residual`` (the FGMRES criterion).
     **mg_options
-        Further multigrid options (``restart``, ``pre_smooth``, ``post_smooth``,
-        ``omega``), see :func:`skres.solvers._pde_multigrid.multigrid_factor`.
+        Further multigrid options: ``restart`` (FGMRES restart length, default 20),
+        ``pre_smooth`` and ``post_smooth`` (sweeps, default 2 for Gauss-Seidel and 4
+        for Jacobi), ``omega`` (Jacobi damping in units of one over the spectral
+        radius of the block-Jacobi iteration, default 1.8).
 
     Returns
     -------
@@ -880,6 +885,11 @@ def solve_linear_pde(
     )
     pat = _pattern(inp.grid, inp.order, inp.boxes, inp.eq_mask)
     device = inp.coefficients.device
+    unknown = set(mg_options) - {"restart", "pre_smooth", "post_smooth", "omega"}
+    if unknown:
+        raise TypeError(
+            f"solve_linear_pde got unexpected keyword argument(s) {sorted(unknown)}."
+        )
     if method == "auto":
         method = _auto_method(pat.n_unknowns, device)
     ops = _Ops(pat, device)
