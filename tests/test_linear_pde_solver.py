@@ -339,17 +339,21 @@ def test_gradcheck_implicit_gradient(method):
     rhs, boundary values and (batched t, shared x) steps."""
     kw = dict(eps=1e-6, atol=1e-5, rtol=1e-4)
 
-    def field(c, r, g, a, b):
-        return solve_linear_pde(c, r, g, (a, b), method=method)[..., 0]
-
     def full(c, r, g, a, b):
         return solve_linear_pde(c, r, g, (a, b), method=method)
 
-    # every unknown, batch of 2: random projections of the Jacobian
+    # every unknown, all inputs, batch of 2: random projections of the Jacobian
     assert torch.autograd.gradcheck(full, _grad_problem(B=2), fast_mode=True, **kw)
     if method == "direct":
-        # full Jacobian of the solution field (one sample keeps it to seconds)
-        assert torch.autograd.gradcheck(field, _grad_problem(B=1), **kw)
+        # full Jacobian of the solution field w.r.t. rhs, boundary values and both
+        # step vectors (the coefficients, 320 entries, are covered above)
+        c, *rest = _grad_problem(B=1)
+        c = c.detach()
+
+        def field(r, g, a, b):
+            return solve_linear_pde(c, r, g, (a, b), method=method)[..., 0]
+
+        assert torch.autograd.gradcheck(field, rest, **kw)
 
 
 def test_step_gradient_matches_finite_difference_2d():
@@ -467,18 +471,20 @@ def test_multigrid_agrees_with_direct_32x64():
 
 def test_multigrid_batched_non_uniform():
     gen = torch.Generator().manual_seed(2)
-    c, r, g, s, _ = advdiff(16, 32, B=2, jitter=0.2, seed=7)
+    c, r, g, s, _ = advdiff(16, 24, B=2, jitter=0.2, seed=7)
     c = c + 0.05 * torch.randn(c.shape, dtype=F64, generator=gen)
     s = (torch.stack([s[0], s[0].flip(0)]), s[1])
     ud = solve_linear_pde(c, r, g, s, method="direct")
-    um, info = solve_linear_pde(c, r, g, s, method="multigrid", return_info=True)
-    assert info["n_iter"] <= 600  # measured 393
+    um, info = solve_linear_pde(
+        c, r, g, s, method="multigrid", rtol=1e-9, return_info=True
+    )
+    assert info["n_iter"] <= 600  # measured 348
     for i in range(2):
-        assert rel2(um[i], ud[i]) <= 1e-6
+        assert rel2(um[i], ud[i]) <= 3e-6  # measured 4e-7 and 7e-7
 
 
 def test_multigrid_jacobi_smoother():
-    c, r, g, s, _ = advdiff(16, 32)
+    c, r, g, s, _ = advdiff(16, 24)
     ud = solve_linear_pde(c, r, g, s, method="direct")
     um, info = solve_linear_pde(
         c, r, g, s, method="multigrid", smoother="jacobi", rtol=1e-8, return_info=True
@@ -489,13 +495,15 @@ def test_multigrid_jacobi_smoother():
 
 def test_multigrid_2d_plus_time_semi_coarsening():
     c, r, g, s, _ = advdiff2d(6, 15)
-    ud = solve_linear_pde(c, r, g, s, method="direct")
+    c = c[..., :4].contiguous()  # order 1 keeps the dense coarsest level small
+    ud = solve_linear_pde(c, r, g, s, method="direct", order=1)
     um, info = solve_linear_pde(
-        c, r, g, s, method="multigrid", rtol=1e-8, return_info=True
+        c, r, g, s, method="multigrid", order=1, rtol=1e-10, return_info=True
     )
     # time has 6 < 15 points: only the spatial coordinates are coarsened
     assert info["levels"] == [(6, 15, 17), (6, 8, 9)]
-    assert rel2(um, ud) <= 1e-4
+    assert info["n_iter"] <= 100  # measured 28 at rtol 1e-8
+    assert rel2(um, ud) <= 1e-6
 
 
 def test_multigrid_gradient_matches_direct():
@@ -522,7 +530,9 @@ def test_vcycle_work_is_linear_in_grid_size():
     for grid in ((32, 64), (64, 128)):
         c, r, g, s, _ = advdiff(*grid)
         hier[grid] = build_hierarchy(c, r, g, s, levels=None)
-    assert hier[(64, 128)][0].levels[-1].pat.grid == hier[(32, 64)][0].levels[-1].pat.grid
+    assert (
+        hier[(64, 128)][0].levels[-1].pat.grid == hier[(32, 64)][0].levels[-1].pat.grid
+    )
     best = dict.fromkeys(hier, math.inf)
     gc.disable()
     try:

@@ -23,6 +23,7 @@ so a V-cycle costs O(N).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,17 @@ from .linear_pde import (
 )
 
 _MIN_LEVEL_POINTS = 8
+
+
+def _csr(
+    crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, size: tuple[int, int]
+) -> torch.Tensor:
+    """A CSR tensor without torch's "sparse CSR support is in beta" warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support")
+        return torch.sparse_csr_tensor(crow, col, values, size, check_invariants=False)
+
+
 _SMOOTHERS = ("gs", "jacobi")
 
 
@@ -166,9 +178,7 @@ class _Level:
             ]
         )
         col = (pat.t("m_col", dev)[None, :] + offs[:, None] * n).reshape(-1)
-        self.M = torch.sparse_csr_tensor(
-            crow, col, mvals.reshape(-1), (B * n, B * n), check_invariants=False
-        )
+        self.M = _csr(crow, col, mvals.reshape(-1), (B * n, B * n))
         # inverse diagonal blocks, per grid point (Jacobi-scaled inside the block)
         mr, mc = pat.m_row, pat.m_col
         same = np.flatnonzero(mr // nv == mc // nv)
@@ -193,28 +203,26 @@ class _Level:
                 rows = (pts[:, None] * nv + np.arange(nv)).reshape(-1)
                 starts, ends = pat.m_indptr[rows], pat.m_indptr[rows + 1]
                 counts = ends - starts
-                pos = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(
-                    counts.sum()
-                )
+                pos = np.repeat(
+                    starts - np.cumsum(counts) + counts, counts
+                ) + np.arange(counts.sum())
                 sub_nnz = len(pos)
                 pos_t = torch.as_tensor(pos, device=dev)
                 sub_crow = np.concatenate([[0], np.cumsum(counts)])
                 sub_crow_t = torch.as_tensor(sub_crow, device=dev)
                 crow_k = torch.cat(
                     [
-                        (sub_crow_t[:-1][None, :] + offs[:, None] * sub_nnz).reshape(-1),
+                        (sub_crow_t[:-1][None, :] + offs[:, None] * sub_nnz).reshape(
+                            -1
+                        ),
                         torch.tensor([B * sub_nnz], device=dev),
                     ]
                 )
                 col_k = (
                     pat.t("m_col", dev)[pos_t][None, :] + offs[:, None] * n
                 ).reshape(-1)
-                Mk = torch.sparse_csr_tensor(
-                    crow_k,
-                    col_k,
-                    mvals[:, pos_t].reshape(-1),
-                    (B * len(rows), B * n),
-                    check_invariants=False,
+                Mk = _csr(
+                    crow_k, col_k, mvals[:, pos_t].reshape(-1), (B * len(rows), B * n)
                 )
                 self.colours.append(
                     (
@@ -233,7 +241,10 @@ class _Level:
         nv = self.pat.n_vars
         g = torch.Generator(device=self.M.device).manual_seed(0)
         v = torch.rand(
-            self.B, self.pat.n_unknowns, generator=g, dtype=self.Binv.dtype,
+            self.B,
+            self.pat.n_unknowns,
+            generator=g,
+            dtype=self.Binv.dtype,
             device=self.M.device,
         )
         lam = v.new_ones(self.B, 1)
@@ -383,13 +394,21 @@ def build_hierarchy(
     ``A^T b`` (for timing one cycle: ``hier.vcycle(rhs)``)."""
     from .linear_pde import _check_inputs
 
-    inp = _check_inputs(coefficients, rhs, boundary_values, steps, boundary, order, None)
+    inp = _check_inputs(
+        coefficients, rhs, boundary_values, steps, boundary, order, None
+    )
     pat = _pattern(inp.grid, inp.order, inp.boxes, inp.eq_mask)
     ops = _Ops(pat, inp.coefficients.device)
     with torch.no_grad():
         vals, b = _assemble(inp, pat)
         hier = _build_hierarchy(
-            inp, ops.normal_values(vals), levels, smoother, pre_smooth, post_smooth, omega
+            inp,
+            ops.normal_values(vals),
+            levels,
+            smoother,
+            pre_smooth,
+            post_smooth,
+            omega,
         )
         return hier, ops.rmatvec(vals, b)
 
@@ -485,7 +504,9 @@ def multigrid_factor(
     pre_smooth: int | None = None,
     post_smooth: int | None = None,
     omega: float = 1.8,
-) -> Callable[[_Ops, torch.Tensor], tuple[Callable[[torch.Tensor], torch.Tensor], dict]]:
+) -> Callable[
+    [_Ops, torch.Tensor], tuple[Callable[[torch.Tensor], torch.Tensor], dict]
+]:
     """Factory for the ``multigrid`` method of :func:`solve_linear_pde`.
 
     Parameters

@@ -254,7 +254,7 @@ class _Pattern:
         return int(np.prod(self.grid))
 
     def t(self, name: str, device: torch.device) -> torch.Tensor:
-        """Cached index tensor ``name`` (a field or an ``extra`` array) on ``device``."""
+        """Cached index tensor ``name`` (a field or ``extra`` array) on ``device``."""
         key = (name, str(device))
         out = self._tensors.get(key)
         if out is None:
@@ -494,7 +494,7 @@ def _check_inputs(
 
 def _assemble(inp: _Inputs, pat: _Pattern) -> tuple[torch.Tensor, torch.Tensor]:
     """Differentiable row values ``(B, nnz)`` and right-hand side ``(B, n_rows)``."""
-    grid, order, d = inp.grid, inp.order, len(inp.grid)
+    order, d = inp.order, len(inp.grid)
     nv = pat.n_vars
     coef = inp.coefficients
     B = coef.shape[0]
