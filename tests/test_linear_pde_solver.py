@@ -339,16 +339,21 @@ def test_gradcheck_implicit_gradient(method):
     rhs, boundary values and (batched t, shared x) steps."""
     kw = dict(eps=1e-6, atol=1e-5, rtol=1e-4)
 
-    def field(c, r, g, a, b):
-        return solve_linear_pde(c, r, g, (a, b), method=method)[..., 0]
-
     def full(c, r, g, a, b):
         return solve_linear_pde(c, r, g, (a, b), method=method)
 
-    # full Jacobian of the solution field (one sample keeps it to a few seconds)
-    assert torch.autograd.gradcheck(field, _grad_problem(B=1), **kw)
-    # every unknown, batch of 2: random projections of the Jacobian
+    # every unknown, all inputs, batch of 2: random projections of the Jacobian
     assert torch.autograd.gradcheck(full, _grad_problem(B=2), fast_mode=True, **kw)
+    if method == "direct":
+        # full Jacobian of the solution field w.r.t. rhs, boundary values and both
+        # step vectors (the coefficients, 320 entries, are covered above)
+        c, *rest = _grad_problem(B=1)
+        c = c.detach()
+
+        def field(r, g, a, b):
+            return solve_linear_pde(c, r, g, (a, b), method=method)[..., 0]
+
+        assert torch.autograd.gradcheck(field, rest, **kw)
 
 
 def test_step_gradient_matches_finite_difference_2d():
@@ -439,3 +444,137 @@ def test_bad_input_raises_clear_errors():
         build_linear_pde_system(c, r, g, s, format="csr")
     with pytest.raises(TypeError, match="coefficients"):
         solve_linear_pde("abc", r, g, s)
+
+
+# -------------------------------------------------------------------------------------
+# multigrid (item 12, V-cycle work, item 18)
+# -------------------------------------------------------------------------------------
+
+
+def rel2(a, b):
+    return float((a - b).norm() / b.norm())
+
+
+def test_multigrid_agrees_with_direct_32x64():
+    c, r, g, s, ex = advdiff(32, 64)
+    ud = solve_linear_pde(c, r, g, s, method="direct")
+    um, info = solve_linear_pde(
+        c, r, g, s, method="multigrid", mg_levels=3, rtol=1e-10, return_info=True
+    )
+    assert info["levels"] == [(32, 64), (17, 33), (9, 17)]
+    assert info["n_iter"] <= 400  # measured 123
+    assert info["scaled_residual"] <= 1e-10
+    assert rel2(um, ud) <= 1e-6  # measured 2.5e-7
+    assert max_err(um, ex) <= 1e-3
+    assert float((um[..., 0] - ud[..., 0]).abs().max()) <= 1e-7  # measured 8e-10
+
+
+def test_multigrid_batched_non_uniform():
+    gen = torch.Generator().manual_seed(2)
+    c, r, g, s, _ = advdiff(16, 24, B=2, jitter=0.2, seed=7)
+    c = c + 0.05 * torch.randn(c.shape, dtype=F64, generator=gen)
+    s = (torch.stack([s[0], s[0].flip(0)]), s[1])
+    ud = solve_linear_pde(c, r, g, s, method="direct")
+    um, info = solve_linear_pde(
+        c, r, g, s, method="multigrid", rtol=1e-9, return_info=True
+    )
+    assert info["n_iter"] <= 600  # measured 348
+    for i in range(2):
+        assert rel2(um[i], ud[i]) <= 3e-6  # measured 4e-7 and 7e-7
+
+
+def test_multigrid_jacobi_smoother():
+    c, r, g, s, _ = advdiff(16, 24)
+    ud = solve_linear_pde(c, r, g, s, method="direct")
+    um, info = solve_linear_pde(
+        c, r, g, s, method="multigrid", smoother="jacobi", rtol=1e-8, return_info=True
+    )
+    assert info["n_iter"] <= 400  # measured 192-260 (Gauss-Seidel: about 80)
+    assert rel2(um, ud) <= 1e-4
+
+
+def test_multigrid_2d_plus_time_semi_coarsening():
+    c, r, g, s, _ = advdiff2d(6, 15)
+    c = c[..., :4].contiguous()  # order 1 keeps the dense coarsest level small
+    ud = solve_linear_pde(c, r, g, s, method="direct", order=1)
+    um, info = solve_linear_pde(
+        c, r, g, s, method="multigrid", order=1, rtol=1e-10, return_info=True
+    )
+    # time has 6 < 15 points: only the spatial coordinates are coarsened
+    assert info["levels"] == [(6, 15, 17), (6, 8, 9)]
+    assert info["n_iter"] <= 100  # measured 28 at rtol 1e-8
+    assert rel2(um, ud) <= 1e-6
+
+
+def test_multigrid_gradient_matches_direct():
+    gen = torch.Generator().manual_seed(3)
+    c, r, g, s, _ = advdiff(16, 16)
+    w = torch.randn(c.shape, dtype=F64, generator=gen)
+    grads = {}
+    for method in ("direct", "multigrid"):
+        inputs = [c.clone().requires_grad_(), g.clone().requires_grad_()] + [
+            v.clone().requires_grad_() for v in s
+        ]
+        u = solve_linear_pde(
+            inputs[0], r, inputs[1], tuple(inputs[2:]), method=method, rtol=1e-12
+        )
+        grads[method] = torch.autograd.grad((u * w).sum(), inputs)
+    for gd, gm in zip(grads["direct"], grads["multigrid"], strict=True):
+        assert rel2(gm, gd) <= 1e-5
+
+
+def test_vcycle_work_is_linear_in_grid_size():
+    from skres.solvers._pde_multigrid import build_hierarchy
+
+    hier = {}
+    for grid in ((32, 64), (64, 128)):
+        c, r, g, s, _ = advdiff(*grid)
+        hier[grid] = build_hierarchy(c, r, g, s, levels=None)
+    assert (
+        hier[(64, 128)][0].levels[-1].pat.grid == hier[(32, 64)][0].levels[-1].pat.grid
+    )
+    best = dict.fromkeys(hier, math.inf)
+    gc.disable()
+    try:
+        for _ in range(5):  # interleaved, best of 5 (process time)
+            for grid, (h, rhs) in hier.items():
+                start = time.process_time()
+                h.vcycle(rhs)
+                best[grid] = min(best[grid], time.process_time() - start)
+    finally:
+        gc.enable()
+    ratio = best[(64, 128)] / best[(32, 64)]
+    assert 2.0 <= ratio <= 5.0  # 4x the unknowns; measured 3.4
+
+
+def test_multigrid_bad_options():
+    c, r, g, s, _ = advdiff(8, 8)
+    with pytest.raises(ValueError, match="smoother"):
+        solve_linear_pde(c, r, g, s, method="multigrid", smoother="sor")
+    with pytest.raises(ValueError, match="mg_levels"):
+        solve_linear_pde(c, r, g, s, method="multigrid", mg_levels=0)
+    with pytest.raises(ValueError, match="rtol"):
+        solve_linear_pde(c, r, g, s, method="multigrid", rtol=2.0)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        solve_linear_pde(c, r, g, s, method="multigrid", restarts=5)
+    # a grid that cannot be coarsened: one level, the dense coarsest solve
+    ud = solve_linear_pde(c, r, g, s, method="direct")
+    um, info = solve_linear_pde(c, r, g, s, method="multigrid", return_info=True)
+    assert info["levels"] == [(8, 8)] and rel2(um, ud) <= 1e-8
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_multigrid_transport_8x512_six_levels():
+    """Spec item 18: 8 x 512 transport, 6 levels, relative residual <= 2e-4."""
+    c, r, g, s, ex = advdiff(8, 512, nu=0.0, B=5)
+    dev = torch.device("cuda")
+    c, r, g = c.to(dev), r.to(dev), g.to(dev)
+    s = tuple(v.to(dev) for v in s)
+    u, info = solve_linear_pde(
+        c, r, g, s, method="multigrid", mg_levels=6, rtol=1e-6, return_info=True
+    )
+    assert u.device.type == "cuda"
+    assert len(info["levels"]) == 6 and info["levels"][-1] == (8, 17)
+    assert info["residual"] <= 2e-4
+    ud = solve_linear_pde(c.cpu(), r.cpu(), g.cpu(), tuple(v.cpu() for v in s))
+    assert max_err(u.cpu(), ex) <= 2 * max_err(ud, ex) + 1e-6
