@@ -10,6 +10,8 @@ from functools import cache
 import numpy as np
 import pytest
 import sklearn
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import Pipeline
@@ -17,6 +19,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from skres.datasets import make_advection_diffusion, make_burgers
 from skres.dynamics import PDEDiscoverer
+from skres.dynamics.pde import _gradient, _second_derivative
 
 TWO_TERMS = {"u_x": [1], "u_xx": [0]}
 SEVEN = ["u_x", "u u_x", "u^2 u_x", "u_xx", "u u_xx", "1", "u"]
@@ -309,3 +312,33 @@ def test_bad_simulate_and_score_inputs():
         model.score(u, sample_weight=np.ones(3))
     with pytest.raises(ValueError, match="features"):
         model.predict(u[:, :10])
+
+
+# ------------------------------------------------ numerical kernels
+@settings(max_examples=40, deadline=None)
+@given(
+    steps=st.lists(st.floats(0.05, 1.0), min_size=3, max_size=12),
+    a=st.floats(-3, 3),
+    b=st.floats(-3, 3),
+    c=st.floats(-3, 3),
+)
+def test_finite_differences_are_exact_on_quadratics(steps, a, b, c):
+    """Three-point second differences on any non-uniform grid are exact for
+    quadratics; the second-order gradient is exact in the interior."""
+    x = np.concatenate([[0.0], np.cumsum(steps)])
+    u = np.stack([a * x**2 + b * x + c, 2 * a * x**2 - c])
+    np.testing.assert_allclose(
+        _second_derivative(u, x, 1), np.array([[2 * a], [4 * a]]) + 0 * u, atol=1e-8
+    )
+    np.testing.assert_allclose(
+        _gradient(u, x, 1)[0], 2 * a * x + b, atol=1e-8 * (1 + abs(a) * x[-1] ** 2)
+    )
+
+
+def test_multigrid_solver_option_gives_the_same_fit():
+    u, t, x = burgers()
+    params = {"terms": TWO_TERMS, "n_windows": 2, "window": (8, 32), "max_iter": 3}
+    direct = PDEDiscoverer(solver="direct", random_state=0, **params).fit(u, t=t, x=x)
+    mg = PDEDiscoverer(solver="multigrid", mg_levels=2, random_state=0, **params)
+    mg.fit(u, t=t, x=x)
+    np.testing.assert_allclose(mg.coef_, direct.coef_, rtol=1e-3)
