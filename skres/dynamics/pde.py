@@ -236,8 +236,8 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
     >>> model = PDEDiscoverer(
     ...     terms={"u_x": [1], "u_xx": [0]}, n_windows=4, random_state=0
     ... ).fit(u, t=t, x=x)
-    >>> model.equations(precision=2)
-    ['u_t = -1.00 u u_x + 0.10 u_xx']
+    >>> model.equations(precision=1)
+    ['u_t = -1.0 u u_x + 0.1 u_xx']
     """
 
     __metadata_request__fit = {"t": True, "x": True}
