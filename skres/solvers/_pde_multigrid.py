@@ -189,7 +189,8 @@ class _Level:
             torch.as_tensor(mr[same] % nv, device=dev),
             torch.as_tensor(mc[same] % nv, device=dev),
         ] = mvals[:, torch.as_tensor(same, device=dev)]
-        s = torch.diagonal(blocks, dim1=-2, dim2=-1).clamp_min(1e-300).rsqrt()
+        tiny = torch.finfo(mvals.dtype).tiny
+        s = torch.diagonal(blocks, dim1=-2, dim2=-1).clamp_min(tiny).rsqrt()
         scaled = blocks * s[..., :, None] * s[..., None, :]
         self.Binv = torch.linalg.inv(scaled) * s[..., :, None] * s[..., None, :]
         self.colours: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
@@ -429,7 +430,7 @@ def fgmres(
     iterations. Returns ``(x, n_inner_iterations, relative_residuals)``.
     """
     B, n = rhs.shape
-    dtype, dev = rhs.dtype, rhs.device
+    dtype = rhs.dtype
     x = torch.zeros_like(rhs)
     rnorm0 = rhs.norm(dim=1)
     target = rtol * rnorm0
@@ -489,7 +490,6 @@ def fgmres(
         x = torch.where(active[:, None], x + dx, x)
         r = rhs - matvec(x)
         beta = r.norm(dim=1)
-    del dev
     return x, total, beta / rnorm0.clamp_min(tiny)
 
 
