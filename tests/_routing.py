@@ -8,7 +8,12 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skres.utils._testing import fit_metadata, make_test_data
+from skres.utils._testing import (
+    PER_FEATURE_SIDE_ARRAYS,
+    fit_metadata,
+    make_side_array,
+    make_test_data,
+)
 
 
 def _recording_subclass(cls):
@@ -30,6 +35,9 @@ def assert_side_arrays_routed(estimator) -> None:
     est = cls(**estimator.get_params())
     # Marker column so every fold can be matched to its training rows.
     X = np.column_stack([X, np.arange(len(X), dtype=float)])
+    rng = np.random.RandomState(0)
+    for name in set(side) & set(PER_FEATURE_SIDE_ARRAYS):  # one entry per column
+        side[name] = make_side_array(name, len(X), rng, X.shape[1])
     cv = KFold(3, shuffle=True, random_state=0)
     param = next(iter(est.get_params()))
     grid = {f"{type(est).__name__.lower()}__{param}": [est.get_params()[param]]}
@@ -46,7 +54,10 @@ def assert_side_arrays_routed(estimator) -> None:
     assert len(received) == 3 + 1  # three folds plus the refit
     for (train, _), got in zip(cv.split(X), received[:3], strict=True):
         for name in names:
-            np.testing.assert_array_equal(got[name], np.asarray(side[name])[train])
+            expected = np.asarray(side[name])
+            if name not in PER_FEATURE_SIDE_ARRAYS:  # per-sample: sliced per fold
+                expected = expected[train]
+            np.testing.assert_array_equal(got[name], expected)
     for name in names:
         np.testing.assert_array_equal(received[-1][name], np.asarray(side[name]))
 

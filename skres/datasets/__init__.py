@@ -12,6 +12,7 @@ from ._measurement import (
     make_measurement_model,
 )
 from ._ode import make_lorenz
+from ._pde import make_advection_diffusion, make_burgers, make_reaction_diffusion
 from ._ppci import make_causal_digits, make_visible_treatment
 from ._residual import make_residual_units
 from ._sem import generalized_normal_psi, make_shifted_sem
@@ -42,4 +43,7 @@ __all__ = [
     "CorpusFallbackWarning",
     "get_cache_dir",
     "load_shakespeare",
+    "make_advection_diffusion",
+    "make_burgers",
+    "make_reaction_diffusion",
 ]

@@ -2,11 +2,14 @@
 
 * :class:`MechanisticODE` discovers sparse ODEs with the linear-time mechanistic
   solver (Scalable Mechanistic Neural Networks) as integrator.
+* :class:`PDEDiscoverer` discovers evolution PDEs from gridded data through the
+  differentiable linear-PDE solver (Mechanistic PDE Networks).
 * :class:`LatentVectorField` studies the latent-space dynamics of autoencoders:
   attractors, memorisation, priors and out-of-distribution detection.
 """
 
 from .mechanistic_ode import MechanisticODE
+from .pde import PDEDiscoverer
 from .vector_field import (
     AutoencoderHandle,
     LatentVectorField,
@@ -22,4 +25,5 @@ __all__ = [
     "MemorizationReport",
     "deduplicate_attractors",
     "ood_auroc_score",
+    "PDEDiscoverer",
 ]

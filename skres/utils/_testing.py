@@ -51,8 +51,26 @@ def fit_metadata(estimator: BaseEstimator) -> tuple[str, ...]:
     return tuple(sorted(k for k, v in requests.items() if v is True))
 
 
-def make_side_array(name: str, n_samples: int, rng: np.random.RandomState) -> Any:
-    """Synthetic values for a known side-array name (treatment, environment...)."""
+#: Side arrays indexed by feature (column) rather than by sample: a spatial grid
+#: such as ``PDEDiscoverer``'s ``x``. They have ``n_features`` entries and are
+#: passed to every fold unchanged.
+PER_FEATURE_SIDE_ARRAYS = ("x",)
+
+
+def make_side_array(
+    name: str,
+    n_samples: int,
+    rng: np.random.RandomState,
+    n_features: int | None = None,
+) -> Any:
+    """Synthetic values for a known side-array name (treatment, environment...).
+
+    Names in :data:`PER_FEATURE_SIDE_ARRAYS` get ``n_features`` entries.
+    """
+    if name in PER_FEATURE_SIDE_ARRAYS:
+        if n_features is None:
+            raise ValueError(f"side array {name!r} needs n_features.")
+        return np.linspace(0.0, 1.0, n_features)
     if name == "treatment":
         values = np.arange(n_samples) % 2
         return rng.permutation(values)
@@ -90,6 +108,7 @@ def make_test_data(
         # estimators whose target is a routed side array (NES's treatment) get none.
         y = X[:, :2] + 0.5 * rng.standard_normal((n_samples, 2))
     side = {
-        name: make_side_array(name, n_samples, rng) for name in fit_metadata(estimator)
+        name: make_side_array(name, n_samples, rng, n_features)
+        for name in fit_metadata(estimator)
     }
     return X, y, side
