@@ -516,11 +516,11 @@ def test_multigrid_gradient_matches_direct():
             v.clone().requires_grad_() for v in s
         ]
         u = solve_linear_pde(
-            inputs[0], r, inputs[1], tuple(inputs[2:]), method=method, rtol=1e-12
+            inputs[0], r, inputs[1], tuple(inputs[2:]), method=method, rtol=1e-11
         )
         grads[method] = torch.autograd.grad((u * w).sum(), inputs)
     for gd, gm in zip(grads["direct"], grads["multigrid"], strict=True):
-        assert rel2(gm, gd) <= 1e-5
+        assert rel2(gm, gd) <= 1e-6  # measured <= 2.5e-9
 
 
 def test_vcycle_work_is_linear_in_grid_size():

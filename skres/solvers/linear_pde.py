@@ -793,19 +793,19 @@ def solve_linear_pde(
 
     Parameters
     ----------
-    coefficients : torch.Tensor of shape (batch, *grid, n_vars)
+    coefficients : torch.Tensor of shape (batch, nt, nx, [ny,] n_vars)
         ``c_m(p)``, the coefficient of unknown ``m`` in the equation row at ``p``.
-        ``grid`` is ``(nt,)``, ``(nt, nx)`` or ``(nt, nx, ny)`` with at least 6 points
+        The grid is ``(nt,)``, ``(nt, nx)`` or ``(nt, nx, ny)`` with at least 6 points
         per coordinate. Unknowns per point: ``[u, u_t, u_x, (u_y), u_tt, u_xx,
         (u_yy)]`` for ``order=2`` (``n_vars = 1 + 2 n_coord``), ``[u, u_t, u_x,
         (u_y)]`` for ``order=1``. The dtype and device of the solve are those of
         ``coefficients`` (float64 recommended).
-    rhs : torch.Tensor of shape (batch, *grid)
+    rhs : torch.Tensor of shape (batch, nt, nx, [ny])
         ``r(p)``; only the entries at equation points are used.
-    boundary_values : torch.Tensor of shape (batch, *grid) or (batch, *grid, n_vars)
-        Dirichlet data ``g``; only the entries at boundary rows are used (the others
-        get zero gradient). With a trailing ``n_vars`` axis a box on variable ``m``
-        reads ``g[..., m]``.
+    boundary_values : torch.Tensor of shape (batch, nt, nx, [ny]), optionally n_vars
+        Dirichlet data ``g`` with the grid shape of ``rhs``, optionally with a
+        trailing ``n_vars`` axis (then a box on variable ``m`` reads ``g[..., m]``).
+        Only the entries at boundary rows are used (the others get zero gradient).
     steps : tuple of torch.Tensor
         One tensor per coordinate, shape ``(grid[c] - 1,)`` or
         ``(batch, grid[c] - 1)``: positive, possibly non-uniform step sizes.
@@ -856,7 +856,7 @@ def solve_linear_pde(
 
     Returns
     -------
-    u : torch.Tensor of shape (batch, *grid, n_vars)
+    u : torch.Tensor of shape (batch, nt, nx, [ny,] n_vars)
         The least-squares unknowns; ``u[..., 0]`` is the solution field.
     info : dict
         Only with ``return_info=True``.
