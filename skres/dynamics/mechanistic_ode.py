@@ -37,6 +37,7 @@ from .._validation import (
     validate_input,
 )
 from ..solvers import LinearODEFactorCache, solve_linear_ode
+from ._equations import format_equation
 
 __all__ = ["MechanisticODE"]
 
@@ -480,22 +481,10 @@ class MechanisticODE(BaseEstimator):
             E.g. ``["x0' = -9.990 x0 + 9.990 x1", ...]``.
         """
         check_is_fitted(self)
-        out = []
-        for name, row in zip(self._state_names(), self.coef_, strict=True):
-            parts: list[str] = []
-            for c, term in zip(row, self.terms_, strict=True):
-                if c == 0:
-                    continue
-                value = f"{abs(c):.{precision}f}"
-                body = value if term == "1" else f"{value} {term}"
-                sign = "-" if c < 0 else "+"
-                parts.append(
-                    (f"-{body}" if sign == "-" else body)
-                    if not parts
-                    else f"{sign} {body}"
-                )
-            out.append(f"{name}' = " + (" ".join(parts) if parts else "0"))
-        return out
+        return [
+            format_equation(f"{name}'", row, self.terms_, precision)
+            for name, row in zip(self._state_names(), self.coef_, strict=True)
+        ]
 
     def print(self, precision: int = 3) -> None:
         """Print :meth:`equations`, one per line.

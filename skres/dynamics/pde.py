@@ -38,6 +38,7 @@ from .._validation import (
     check_positive_int,
     validate_input,
 )
+from ._equations import format_equation
 
 __all__ = ["PDEDiscoverer"]
 
@@ -764,17 +765,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
             One equation, e.g. ``["u_t = -1.000 u u_x + 0.100 u_xx"]``.
         """
         check_is_fitted(self)
-        parts: list[str] = []
-        for c, name in zip(self.coef_, self.feature_names_, strict=True):
-            if c == 0:
-                continue
-            value = f"{abs(c):.{precision}f}"
-            body = value if name == "1" else f"{value} {name}"
-            if not parts:
-                parts.append(f"-{body}" if c < 0 else body)
-            else:
-                parts.append(f"{'-' if c < 0 else '+'} {body}")
-        return ["u_t = " + (" ".join(parts) if parts else "0")]
+        return [format_equation("u_t", self.coef_, self.feature_names_, precision)]
 
     def print(self, precision: int = 3) -> None:
         """Print :meth:`equations`.
