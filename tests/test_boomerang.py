@@ -235,6 +235,56 @@ def test_loss_pieces_by_hand():
     np.testing.assert_allclose(float(out["loss"]), total, rtol=1e-5)
     summed = boomerang_loss(zs, zt, hs, ht, y, aligned, cos_reduction="sum")
     np.testing.assert_allclose(float(summed["cos"]), 4 * cos, rtol=1e-5)
+    assert float(out["mse"]) == 0.0  # off by default, as in the paper
+    # Optional norm matching: mean over pairs of |h_S - h_T|^2 / |h_T|^2.
+    rel = np.mean(
+        [
+            np.mean(
+                np.sum((hs[s].numpy() - ht[t].numpy()) ** 2, -1)
+                / np.sum(ht[t].numpy() ** 2, -1)
+            )
+            for s, t in aligned.items()
+        ]
+    )
+    with_mse = boomerang_loss(
+        zs, zt, hs, ht, y, aligned, lambda_kl=0.3, lambda_cos=2.0, lambda_mse=0.5
+    )
+    np.testing.assert_allclose(float(with_mse["mse"]), rel, rtol=1e-5)
+    np.testing.assert_allclose(float(with_mse["loss"]), total + 0.5 * rel, rtol=1e-5)
+
+
+def test_norm_matching_term_vanishes_only_for_equal_states():
+    g = torch.Generator().manual_seed(3)
+    h = torch.randn(2, 5, 4, generator=g)
+    z = torch.randn(2, 5, 6, generator=g)
+    y = torch.randint(6, (2, 5), generator=g)
+    same = boomerang_loss(z, z, [h], [h], y, {0: 0}, lambda_mse=1.0)
+    assert float(same["mse"]) == 0.0
+    # Same direction, twice the norm: cosine blind, the norm term is (2 - 1)^2 = 1.
+    scaled = boomerang_loss(z, z, [2 * h], [h], y, {0: 0}, lambda_mse=1.0)
+    assert abs(float(scaled["cos"])) < 1e-6
+    np.testing.assert_allclose(float(scaled["mse"]), 1.0, rtol=1e-6)
+
+
+def test_norm_matching_option_in_fit():
+    def rel_error(est, ids):
+        x = torch.as_tensor(ids[:120].reshape(10, 12))
+        _, hs = est.student_(x, hidden=True)
+        _, ht = est.teacher_(x, hidden=True)
+        pairs = est.aligned_pairs_.items()
+        return np.mean(
+            [
+                float(((hs[s] - ht[t]) ** 2).sum(-1).div(ht[t].pow(2).sum(-1)).mean())
+                for s, t in pairs
+            ]
+        )
+
+    plain, ids = _fit_with(6, steps=40, lr=1e-2)
+    matched, _ = _fit_with(6, steps=40, lr=1e-2, lambda_mse=5.0)
+    assert set(plain.history_["mse"]) == {0.0}  # not computed when off
+    assert min(matched.history_["mse"]) > 0
+    with torch.no_grad():
+        assert rel_error(matched, ids) < rel_error(plain, ids)
 
 
 def test_pads_excluded_from_ce_and_cosine():
@@ -351,6 +401,8 @@ def test_bad_input():
         BoomerangDistiller(init="zeros").fit(ids)
     with pytest.raises(ValueError, match="At least one"):
         BoomerangDistiller(lambda_ce=0, lambda_kl=0, lambda_cos=0).fit(ids)
+    with pytest.raises(ValueError, match="lambda_mse must be finite"):
+        BoomerangDistiller(lambda_mse=-1.0).fit(ids)
     with pytest.raises(ValueError, match="teacher_params has unknown"):
         BoomerangDistiller(teacher_params={"width": 3}).fit(ids)
     with pytest.raises(ValueError, match="blocks must be"):

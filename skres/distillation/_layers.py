@@ -293,6 +293,7 @@ def boomerang_loss(
     temperature: float = 1.0,
     lambda_cos: float = 2.0,
     cos_reduction: str = "mean_over_pairs",
+    lambda_mse: float = 0.0,
 ) -> dict[str, torch.Tensor]:
     """The three-term distillation loss (Eq. 1 of the paper, reference reductions).
 
@@ -303,10 +304,16 @@ def boomerang_loss(
     selects the cosine positions; ``target_mask`` (true where the target is a real
     token, ``mask`` when ``None``) the CE positions.
 
+    ``lambda_mse > 0`` adds a norm-matching term that is not in the paper:
+    ``lambda_mse * mean_pairs(|h_S - h_T|^2 / |h_T|^2)`` over the same pairs and
+    tokens (reduced like the cosine term). The cosine aligns directions only; this
+    term also matches the norms of the residual streams.
+
     Returns
     -------
     dict
-        ``{"loss", "ce", "kl", "cos"}``; the pieces are unweighted.
+        ``{"loss", "ce", "kl", "cos", "mse"}``; the pieces are unweighted (``mse``
+        is computed only when ``lambda_mse > 0`` and is 0 otherwise).
     """
     B, T, V = student_logits.shape
     m = (
@@ -324,17 +331,29 @@ def boomerang_loss(
     log_s = F.log_softmax(student_logits.reshape(-1, V) / tau, dim=-1)
     log_t = F.log_softmax(teacher_logits.reshape(-1, V) / tau, dim=-1)
     kl = (log_t.exp() * (log_t - log_s)).sum(-1).mean()
-    terms = [
-        1.0 - F.cosine_similarity(student_hidden[s], teacher_hidden[t], dim=-1)
-        for s, t in aligned.items()
-    ]
-    if terms:
+
+    def pair_reduce(terms: list[torch.Tensor]) -> torch.Tensor:
+        if not terms:
+            return ce.new_zeros(())
         per_pair = (torch.stack(terms) * m).sum(dim=(1, 2)) / n_tok
-        cos = per_pair.mean() if cos_reduction == "mean_over_pairs" else per_pair.sum()
-    else:
-        cos = ce.new_zeros(())
+        return per_pair.mean() if cos_reduction == "mean_over_pairs" else per_pair.sum()
+
+    pairs = [(student_hidden[s], teacher_hidden[t]) for s, t in aligned.items()]
+    cos = pair_reduce([1.0 - F.cosine_similarity(a, b, dim=-1) for a, b in pairs])
+    mse = (
+        pair_reduce(
+            [
+                (a - b).square().sum(-1) / b.square().sum(-1).clamp_min(1e-12)
+                for a, b in pairs
+            ]
+        )
+        if lambda_mse > 0
+        else ce.new_zeros(())
+    )
     loss = lambda_ce * ce + lambda_kl * tau**2 * kl + lambda_cos * cos
-    return {"loss": loss, "ce": ce, "kl": kl, "cos": cos}
+    if lambda_mse > 0:
+        loss = loss + lambda_mse * mse
+    return {"loss": loss, "ce": ce, "kl": kl, "cos": cos, "mse": mse}
 
 
 def cosine_lr(step: int, total: int, warmup: float) -> float:

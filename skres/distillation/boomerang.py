@@ -80,6 +80,12 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         Loss weights and KL temperature.
     cos_reduction : {"mean_over_pairs", "sum"}, default="mean_over_pairs"
         How the cosine terms of the aligned pairs are combined.
+    lambda_mse : float, default=0.0
+        Weight of an optional norm-matching term, not in the paper: the relative
+        squared error ``|h_S - h_T|^2 / |h_T|^2`` of every aligned pair, reduced
+        like the cosine term. The cosine aligns directions only; this also matches
+        the norms of the residual streams that patched models pass from one
+        source to the other (see :func:`boomerang_loss`).
     steps : int, default=500
         Distillation steps.
     batch_size : int, default=32
@@ -137,7 +143,8 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         The resolved default patch order.
     vocab_size_ : int
     history_ : dict
-        Per-step ``"loss"``, ``"ce"``, ``"kl"`` and ``"cos"`` lists.
+        Per-step ``"loss"``, ``"ce"``, ``"kl"``, ``"cos"`` and ``"mse"`` lists
+        of the student's distillation (unweighted pieces).
     n_features_in_ : int
         Sequence length, when ``X`` was a 2-D array.
 
@@ -183,6 +190,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         temperature: float = 1.0,
         lambda_cos: float = 2.0,
         cos_reduction: str = "mean_over_pairs",
+        lambda_mse: float = 0.0,
         steps: int = 500,
         batch_size: int = 32,
         context: int = 64,
@@ -214,6 +222,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         self.temperature = temperature
         self.lambda_cos = lambda_cos
         self.cos_reduction = cos_reduction
+        self.lambda_mse = lambda_mse
         self.steps = steps
         self.batch_size = batch_size
         self.context = context
@@ -387,13 +396,21 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             check_positive_int(getattr(self, name), name)
         for name in ("lr", "temperature"):
             check_positive_float(getattr(self, name), name)
-        for name in ("lambda_ce", "lambda_kl", "lambda_cos", "weight_decay"):
+        for name in (
+            "lambda_ce",
+            "lambda_kl",
+            "lambda_cos",
+            "lambda_mse",
+            "weight_decay",
+        ):
             value = getattr(self, name)
             if not np.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be finite and >= 0; got {value!r}.")
-        if self.lambda_ce == 0 and self.lambda_kl == 0 and self.lambda_cos == 0:
+        weights = ("lambda_ce", "lambda_kl", "lambda_cos", "lambda_mse")
+        if all(getattr(self, name) == 0 for name in weights):
             raise ValueError(
-                "At least one of lambda_ce, lambda_kl and lambda_cos must be > 0."
+                "At least one of lambda_ce, lambda_kl, lambda_cos and lambda_mse must "
+                "be > 0."
             )
         pad = self.pad_token_id
         if pad is not None and (
@@ -541,7 +558,13 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: cosine_lr(s, steps, self.warmup)
         )
-        history: dict[str, list[float]] = {"loss": [], "ce": [], "kl": [], "cos": []}
+        history: dict[str, list[float]] = {
+            "loss": [],
+            "ce": [],
+            "kl": [],
+            "cos": [],
+            "mse": [],
+        }
         model.train()
         progress = self._progress(range(steps), total=steps, desc=desc)
         with torch.enable_grad():
@@ -580,6 +603,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
                         temperature=self.temperature,
                         lambda_cos=self.lambda_cos,
                         cos_reduction=self.cos_reduction,
+                        lambda_mse=self.lambda_mse,
                     )
                     loss = parts["loss"]
                 opt.zero_grad(set_to_none=True)
