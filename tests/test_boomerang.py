@@ -178,6 +178,24 @@ def test_patched_models_share_no_storage_and_grow(order):
     assert torch.equal(est.teacher_.blocks[0].qkv.weight, before)
 
 
+@pytest.mark.parametrize("order", ["first", "last"])
+def test_naive_prune_is_the_patched_pruned_teacher_and_owns_its_weights(order):
+    est, ids = _fit_with(10)
+    x = torch.as_tensor(ids[:36].reshape(3, 12))
+    T = est.teacher_
+    owned = {p.untyped_storage().data_ptr() for p in T.parameters()}
+    for depth in est._depths(order):
+        naive = est.naive_prune(n_layers=depth, order=order)
+        k = est._k_for(depth, None, order)
+        expected = est._patched(est._pruned_student(), k, order)
+        assert len(naive.blocks) == depth and not naive.training
+        assert not {p.untyped_storage().data_ptr() for p in naive.parameters()} & owned
+        assert [blk.layer_idx for blk in naive.blocks] == list(range(depth))
+        with torch.inference_mode():
+            assert torch.equal(naive(x), expected(x))
+    assert [blk.layer_idx for blk in T.blocks] == list(range(10))
+
+
 # ---------------------------------------------------------------- 2.5 test 6
 def _outputs(model, x):
     with torch.no_grad():

@@ -71,6 +71,10 @@ def test_distiller_keeps_the_tie_and_the_teacher(seed):
     curve = est.size_curve(ids[:170])
     assert curve["n_layers"] == [4, 5, 6]
     assert curve["n_params"][-1] == n_hf
+    # The patched 5-layer model holds two copies of the tied matrix (teacher
+    # embedding, student head); the curve counts it once, so sizes grow by a layer.
+    layer = sum(p.numel() for p in est.teacher_.blocks[0].parameters())
+    assert np.diff(curve["n_params"]).tolist() == [layer, layer]
     assert curve["perplexity"][-1] == curve["naive_perplexity"][-1]
     x = torch.as_tensor(ids[:17])[None]
     with torch.inference_mode():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -45,8 +46,22 @@ _TEACHER_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+def _ties_head(model: nn.Module) -> bool:
+    """Whether ``model``'s head shares storage with its embedding (tied weights)."""
+    embed = {p.data_ptr() for p in model.embed.parameters()}
+    return any(p.data_ptr() in embed for p in model.head.parameters())
+
+
+def _n_params(model: nn.Module, tied_head: bool = False) -> int:
+    """Parameter count; with ``tied_head`` an untied copy of the head is not counted.
+
+    A patched model of a tied family holds the teacher's embedding and the student's
+    head, two copies of what is one matrix in the teacher and in the student.
+    """
+    n = sum(p.numel() for p in model.parameters())
+    if tied_head and not _ties_head(model):
+        n -= sum(p.numel() for p in model.head.parameters())
+    return n
 
 
 class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
@@ -718,7 +733,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             depths = [t + M - s for s, t in cut]
         return depths
 
-    def _patched(self, student: TinyGPT, k: int, order: str) -> TinyGPT:
+    def _patched(self, student: Any, k: int, order: str) -> TinyGPT:
         """Student with ``k`` patches in ``order`` (fresh copy, eval mode)."""
         M, N = self.n_layers_range_
         cut = boomerang_cutoffs(self.blocks_, self._n_tail, order)
@@ -799,9 +814,18 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         """The naive baseline: the undistilled pruned teacher, patched the same way."""
         check_is_fitted(self, "student_")
         order = self._order(order)
-        return self._patched(
-            self._pruned_student(), self._k_for(n_layers, k, order), order
+        k = self._k_for(n_layers, k, order)
+        if k == 0:
+            return self._pruned_student()
+        # _patched copies what it keeps: the teacher's parts need no copy first.
+        T = self.teacher_
+        view = SimpleNamespace(
+            embed=T.embed,
+            blocks=[T.blocks[b[0]] for b in self.blocks_],
+            final_norm=T.final_norm,
+            head=T.head,
         )
+        return self._patched(view, k, order)
 
     def model_family(self, order: str | None = None) -> dict[int, TinyGPT]:
         """``{n_layers: model}`` for every reachable depth."""
@@ -887,6 +911,9 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         curve : dict
             Lists ``"n_layers"``, ``"n_params"``, ``"perplexity"`` and, with
             ``naive``, ``"naive_perplexity"`` (one entry per reachable depth).
+            When the teacher ties its head to its embedding, ``"n_params"``
+            counts that matrix once at every depth (a patched model holds two
+            copies: the teacher's embedding and the student's head).
         """
         check_is_fitted(self, "student_")
         order = self._order(order)
@@ -899,10 +926,11 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         }
         if naive:
             curve["naive_perplexity"] = []
+        tied = _ties_head(self.teacher_)
         for d in sorted(set(self._depths(order))):
             model = self.interpolate(n_layers=d, order=order)
             curve["n_layers"].append(d)
-            curve["n_params"].append(_n_params(model))
+            curve["n_params"].append(_n_params(model, tied))
             curve["perplexity"].append(float(np.exp(self._nll(model, windows))))
             if naive:
                 pruned = self.naive_prune(n_layers=d, order=order)
