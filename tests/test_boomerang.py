@@ -196,6 +196,68 @@ def test_naive_prune_is_the_patched_pruned_teacher_and_owns_its_weights(order):
     assert [blk.layer_idx for blk in T.blocks] == list(range(10))
 
 
+def test_interpolate_any_set_of_blocks():
+    est, ids = _fit_with(10)  # blocks [[0,1],[2,3],[4,5],[6,7],[8],[9]]
+    M = est.n_layers_range_[0]
+    x = torch.as_tensor(ids[:36].reshape(3, 12))
+
+    def logits(model):
+        with torch.inference_mode():
+            return model(x)
+
+    # The two orders are the prefixes and the suffixes of the student's layers.
+    for order in ("first", "last"):
+        for k in range(len(est._depths(order))):
+            patched = est._patched_set(k, order)
+            assert patched in (
+                frozenset(range(len(patched))),
+                frozenset(range(M - len(patched), M)),
+            )
+            for make in (est.interpolate, est.naive_prune):
+                assert torch.equal(
+                    logits(make(k=k, order=order)), logits(make(blocks=sorted(patched)))
+                )
+    assert torch.equal(logits(est.interpolate(blocks=[])), logits(est.student_))
+    assert torch.equal(logits(est.interpolate(blocks=range(M))), logits(est.teacher_))
+    # A set no order reaches: blocks 1 and 3 back, the ends stay the student's.
+    model = est.interpolate(blocks=np.array([3, 1]))
+    T, S = est.teacher_, est.student_
+    expected = [
+        S.blocks[0],
+        T.blocks[2],
+        T.blocks[3],
+        S.blocks[2],
+        T.blocks[6],
+        T.blocks[7],
+        S.blocks[4],
+        S.blocks[5],
+    ]
+    assert len(model.blocks) == 8
+    for got, want in zip(model.blocks, expected, strict=True):
+        for a, b in zip(got.parameters(), want.parameters(), strict=True):
+            assert torch.equal(a, b) and a.data_ptr() != b.data_ptr()
+    assert torch.equal(model.embed.tokens.weight, S.embed.tokens.weight)
+    assert torch.equal(model.head.weight, S.head.weight)
+    assert [blk.layer_idx for blk in model.blocks] == list(range(8))
+    # Block 0 brings the teacher's embedding, the last block its norm and head.
+    model = est.interpolate(blocks=[0, M - 1])
+    assert torch.equal(model.embed.tokens.weight, T.embed.tokens.weight)
+    assert torch.equal(model.head.weight, T.head.weight)
+    assert not torch.equal(model.embed.tokens.weight, S.embed.tokens.weight)
+    with pytest.raises(ValueError, match="distinct student layer indices"):
+        est.interpolate(blocks=[M])
+    with pytest.raises(ValueError, match="distinct student layer indices"):
+        est.interpolate(blocks=[1, 1])
+    with pytest.raises(TypeError, match="iterable of student layer indices"):
+        est.interpolate(blocks="01")
+    with pytest.raises(TypeError, match="iterable of student layer indices"):
+        est.interpolate(blocks=[0.5])
+    with pytest.raises(ValueError, match="Pass blocks alone"):
+        est.interpolate(blocks=[1], order="first")
+    with pytest.raises(ValueError, match="exactly one of n_layers, k and blocks"):
+        est.naive_prune()
+
+
 # ---------------------------------------------------------------- 2.5 test 6
 def _outputs(model, x):
     with torch.no_grad():

@@ -733,33 +733,92 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             depths = [t + M - s for s, t in cut]
         return depths
 
+    def _patched_set(self, k: int, order: str) -> frozenset[int]:
+        """Student layers replaced by their teacher blocks after ``k`` patches."""
+        M = len(self.blocks_)
+        cut = boomerang_cutoffs(self.blocks_, self._n_tail, order)
+        if k == 0:
+            return frozenset()
+        if k >= len(cut) - 1:
+            return frozenset(range(M))
+        s = cut[k][0]
+        return frozenset(range(s, M) if order == "last" else range(s))
+
     def _patched(self, student: Any, k: int, order: str) -> TinyGPT:
         """Student with ``k`` patches in ``order`` (fresh copy, eval mode)."""
-        M, N = self.n_layers_range_
-        cut = boomerang_cutoffs(self.blocks_, self._n_tail, order)
+        return self._assemble(student, self._patched_set(k, order))
+
+    def _assemble(self, student: Any, patched: frozenset[int]) -> TinyGPT:
+        """Student layers, with those in ``patched`` replaced by their teacher blocks.
+
+        The embedding comes from the model supplying the first layer, the final norm
+        and head from the one supplying the last (a fresh copy, eval mode).
+        """
         T = self.teacher_
-        if k == 0:
+        M = len(self.blocks_)
+        if not patched:
             return copy.deepcopy(student).eval()
-        if k >= len(cut) - 1:
+        if len(patched) == M:
             return copy.deepcopy(T).eval()
-        if order == "last":
-            s, t = cut[k]
-            first = student if s > 0 else T
-            layers = [*student.blocks[:s], *T.blocks[t:]]
-            last = T
-        else:
-            s, t = cut[k]
-            first = T if t > 0 else student
-            layers = [*T.blocks[:t], *student.blocks[s:]]
-            last = student if s < M else T
+        layers = []
+        for i, block in enumerate(self.blocks_):
+            if i in patched:
+                layers.extend(T.blocks[j] for j in block)
+            else:
+                layers.append(student.blocks[i])
+        first = T if 0 in patched else student
+        last = T if M - 1 in patched else student
         # Copy first, then assemble: renumbering never touches the sources.
         parts = copy.deepcopy((first.embed, layers, last.final_norm, last.head))
         return TinyGPT(parts=parts).eval()
 
+    def _check_patch_blocks(self, blocks: Any) -> frozenset[int]:
+        M = len(self.blocks_)
+        try:
+            items = list(blocks)
+        except TypeError:
+            items = None
+        if (
+            isinstance(blocks, str)
+            or items is None
+            or not all(
+                isinstance(b, int | np.integer) and not isinstance(b, bool)
+                for b in items
+            )
+        ):
+            raise TypeError(
+                "blocks must be an iterable of student layer indices (int); got "
+                f"{blocks!r}."
+            )
+        bad = [int(b) for b in items if not 0 <= b < M]
+        if bad or len(set(items)) != len(items):
+            raise ValueError(
+                f"blocks must hold distinct student layer indices in [0, {M}); got "
+                f"{[int(b) for b in items]}."
+            )
+        return frozenset(int(b) for b in items)
+
+    def _resolve_patch(
+        self,
+        n_layers: int | None,
+        k: int | None,
+        order: str | None,
+        blocks: Any,
+    ) -> frozenset[int]:
+        if blocks is not None:
+            if n_layers is not None or k is not None or order is not None:
+                raise ValueError(
+                    "Pass blocks alone: it names the patched student layers, so "
+                    "n_layers, k and order do not apply."
+                )
+            return self._check_patch_blocks(blocks)
+        order = self._order(order)
+        return self._patched_set(self._k_for(n_layers, k, order), order)
+
     def _k_for(self, n_layers: int | None, k: int | None, order: str) -> int:
         depths = self._depths(order)
         if (n_layers is None) == (k is None):
-            raise ValueError("Pass exactly one of n_layers and k.")
+            raise ValueError("Pass exactly one of n_layers, k and blocks.")
         if k is not None:
             if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
                 raise ValueError(f"k must be an integer >= 0; got {k!r}.")
@@ -783,6 +842,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         n_layers: int | None = None,
         k: int | None = None,
         order: str | None = None,
+        blocks: Any = None,
     ) -> TinyGPT:
         """A model of intermediate size: teacher blocks re-inserted, no training.
 
@@ -795,29 +855,52 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             teacher.
         order : {"first", "last"}, default=None
             Patch front to back or back to front (``patch_order_`` when ``None``).
+        blocks : iterable of int, default=None
+            Any set of student layers to replace by their teacher blocks (indices
+            into ``blocks_``), instead of ``n_layers``/``k`` and ``order``; the
+            two orders are the prefixes and suffixes of ``range(M)``.
 
         Returns
         -------
         model : TinyGPT
-            A fresh module sharing no storage with the teacher or the student.
+            A fresh module sharing no storage with the teacher or the student. Its
+            embedding comes from whichever model supplies the first layer, its
+            final norm and head from whichever supplies the last.
+
+        Examples
+        --------
+        >>> from skres.distillation import BoomerangDistiller
+        >>> est = BoomerangDistiller(
+        ...     teacher_params=dict(d_model=16, n_layer=6, n_head=2, steps=5),
+        ...     steps=3, batch_size=4, context=16, random_state=0,
+        ... ).fit(["to be or not to be, that is the question. " * 20])
+        >>> est.blocks_
+        [[0, 1], [2, 3], [4], [5]]
+        >>> len(est.interpolate(n_layers=5, order="first").blocks)
+        5
+        >>> len(est.interpolate(blocks=[0, 1]).blocks)  # both 2-layer blocks back
+        6
         """
         check_is_fitted(self, "student_")
-        order = self._order(order)
-        return self._patched(self.student_, self._k_for(n_layers, k, order), order)
+        patched = self._resolve_patch(n_layers, k, order, blocks)
+        return self._assemble(self.student_, patched)
 
     def naive_prune(
         self,
         n_layers: int | None = None,
         k: int | None = None,
         order: str | None = None,
+        blocks: Any = None,
     ) -> TinyGPT:
-        """The naive baseline: the undistilled pruned teacher, patched the same way."""
+        """The naive baseline: the undistilled pruned teacher, patched the same way.
+
+        Takes the arguments of :meth:`interpolate`.
+        """
         check_is_fitted(self, "student_")
-        order = self._order(order)
-        k = self._k_for(n_layers, k, order)
-        if k == 0:
+        patched = self._resolve_patch(n_layers, k, order, blocks)
+        if not patched:
             return self._pruned_student()
-        # _patched copies what it keeps: the teacher's parts need no copy first.
+        # _assemble copies what it keeps: the teacher's parts need no copy first.
         T = self.teacher_
         view = SimpleNamespace(
             embed=T.embed,
@@ -825,7 +908,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             final_norm=T.final_norm,
             head=T.head,
         )
-        return self._patched(view, k, order)
+        return self._assemble(view, patched)
 
     def model_family(self, order: str | None = None) -> dict[int, TinyGPT]:
         """``{n_layers: model}`` for every reachable depth."""
