@@ -46,13 +46,21 @@ _TEACHER_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _ties_head(model: nn.Module) -> bool:
+def _as_list(values: Any) -> list[Any] | None:
+    """``list(values)``, or ``None`` when ``values`` is not iterable."""
+    try:
+        return list(values)
+    except TypeError:
+        return None
+
+
+def _ties_head(model: Any) -> bool:
     """Whether ``model``'s head shares storage with its embedding (tied weights)."""
     embed = {p.data_ptr() for p in model.embed.parameters()}
     return any(p.data_ptr() in embed for p in model.head.parameters())
 
 
-def _n_params(model: nn.Module, tied_head: bool = False) -> int:
+def _n_params(model: Any, tied_head: bool = False) -> int:
     """Parameter count; with ``tied_head`` an untied copy of the head is not counted.
 
     A patched model of a tied family holds the teacher's embedding and the student's
@@ -760,7 +768,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             return copy.deepcopy(student).eval()
         if len(patched) == M:
             return copy.deepcopy(T).eval()
-        layers = []
+        layers: list[nn.Module] = []
         for i, block in enumerate(self.blocks_):
             if i in patched:
                 layers.extend(T.blocks[j] for j in block)
@@ -773,30 +781,23 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         return TinyGPT(parts=parts).eval()
 
     def _check_patch_blocks(self, blocks: Any) -> frozenset[int]:
+        """``blocks`` of :meth:`interpolate` as a set of student layer indices."""
         M = len(self.blocks_)
-        try:
-            items = list(blocks)
-        except TypeError:
-            items = None
-        if (
-            isinstance(blocks, str)
-            or items is None
-            or not all(
-                isinstance(b, int | np.integer) and not isinstance(b, bool)
-                for b in items
-            )
+        items = None if isinstance(blocks, str) else _as_list(blocks)
+        if items is None or not all(
+            isinstance(b, int | np.integer) and not isinstance(b, bool) for b in items
         ):
             raise TypeError(
                 "blocks must be an iterable of student layer indices (int); got "
                 f"{blocks!r}."
             )
-        bad = [int(b) for b in items if not 0 <= b < M]
-        if bad or len(set(items)) != len(items):
+        indices = [int(b) for b in items]
+        if any(not 0 <= b < M for b in indices) or len(set(indices)) < len(indices):
             raise ValueError(
                 f"blocks must hold distinct student layer indices in [0, {M}); got "
-                f"{[int(b) for b in items]}."
+                f"{indices}."
             )
-        return frozenset(int(b) for b in items)
+        return frozenset(indices)
 
     def _resolve_patch(
         self,
