@@ -340,19 +340,16 @@ def boomerang_loss(
 
     pairs = [(student_hidden[s], teacher_hidden[t]) for s, t in aligned.items()]
     cos = pair_reduce([1.0 - F.cosine_similarity(a, b, dim=-1) for a, b in pairs])
-    mse = (
-        pair_reduce(
-            [
-                (a - b).square().sum(-1) / b.square().sum(-1).clamp_min(1e-12)
-                for a, b in pairs
-            ]
-        )
-        if lambda_mse > 0
-        else ce.new_zeros(())
-    )
-    loss = lambda_ce * ce + lambda_kl * tau**2 * kl + lambda_cos * cos
+    mse = ce.new_zeros(())
     if lambda_mse > 0:
-        loss = loss + lambda_mse * mse
+        rel = [
+            (a - b).square().sum(-1) / b.square().sum(-1).clamp_min(1e-12)
+            for a, b in pairs
+        ]
+        mse = pair_reduce(rel)
+    loss = (
+        lambda_ce * ce + lambda_kl * tau**2 * kl + lambda_cos * cos + lambda_mse * mse
+    )
     return {"loss": loss, "ce": ce, "kl": kl, "cos": cos, "mse": mse}
 
 

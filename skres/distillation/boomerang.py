@@ -724,12 +724,19 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         return self
 
     # ------------------------------------------------------------- patching
+    def _pruned_view(self) -> SimpleNamespace:
+        """The undistilled student's parts: the teacher's own modules, not copies."""
+        T = self.teacher_
+        return SimpleNamespace(
+            embed=T.embed,
+            blocks=[T.blocks[b[0]] for b in self.blocks_],
+            final_norm=T.final_norm,
+            head=T.head,
+        )
+
     def _pruned_student(self) -> TinyGPT:
         """The undistilled student: first layer of every block, copied."""
-        T = self.teacher_
-        layers = [T.blocks[b[0]] for b in self.blocks_]
-        parts = copy.deepcopy((T.embed, layers, T.final_norm, T.head))
-        return TinyGPT(parts=parts).eval()
+        return self._assemble(self._pruned_view(), frozenset())
 
     def _depths(self, order: str) -> list[int]:
         M, N = self.n_layers_range_
@@ -764,8 +771,6 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         """
         T = self.teacher_
         M = len(self.blocks_)
-        if not patched:
-            return copy.deepcopy(student).eval()
         if len(patched) == M:
             return copy.deepcopy(T).eval()
         layers: list[nn.Module] = []
@@ -899,17 +904,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         """
         check_is_fitted(self, "student_")
         patched = self._resolve_patch(n_layers, k, order, blocks)
-        if not patched:
-            return self._pruned_student()
-        # _assemble copies what it keeps: the teacher's parts need no copy first.
-        T = self.teacher_
-        view = SimpleNamespace(
-            embed=T.embed,
-            blocks=[T.blocks[b[0]] for b in self.blocks_],
-            final_norm=T.final_norm,
-            head=T.head,
-        )
-        return self._assemble(view, patched)
+        return self._assemble(self._pruned_view(), patched)
 
     def model_family(self, order: str | None = None) -> dict[int, TinyGPT]:
         """``{n_layers: model}`` for every reachable depth."""
