@@ -442,21 +442,29 @@ class _WordTokenizer:
 _WORDS = "red blue green cat dog sky is the a of big small up down and".split()
 
 
-def _tiny_setup(seed=0):
-    config = transformers.LlamaConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=3,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        vocab_size=40,
-        bos_token_id=0,
-        eos_token_id=0,
-        pad_token_id=0,
-    )
+def _tiny_setup(seed=0, kind="llama"):
+    if kind == "llama":
+        config = transformers.LlamaConfig(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=3,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=40,
+            bos_token_id=0,
+            eos_token_id=0,
+            pad_token_id=0,
+        )
+        factory = transformers.LlamaForCausalLM
+    else:  # no restart from the residual stream: full forwards
+        config = transformers.GPT2Config(
+            n_embd=32, n_layer=3, n_head=4, vocab_size=40, bos_token_id=0,
+            eos_token_id=0,
+        )  # fmt: skip
+        factory = transformers.GPT2LMHeadModel
     with torch.random.fork_rng(devices=[]):
         torch.random.manual_seed(seed)
-        model = transformers.LlamaForCausalLM(config).eval()
+        model = factory(config).eval()
     tokenizer = _WordTokenizer(_WORDS)
     concept = [("the sky is", "blue"), ("a cat is red", "red"), ("dog is", "green")]
     control = [("up and", "down"), ("big and small and big", "small")]
@@ -492,8 +500,9 @@ def test_encode_prompts_content_mask():
         encode_prompts(tokenizer, [])
 
 
-def test_evaluate_head_sets_equals_edit_heads():
-    model, tokenizer, ranker, concept, control, ids = _tiny_setup()
+@pytest.mark.parametrize("kind", ["llama", "gpt2"])
+def test_evaluate_head_sets_equals_edit_heads(kind):
+    model, tokenizer, ranker, concept, control, ids = _tiny_setup(kind=kind)
     head_index = ranker.head_index_
     conditions = [([5], -1.0), ([4, 9, 10], 0.0), ([5], 1.0), ([], -1.0), ([11], 5.0)]
     small = evaluate_head_sets(

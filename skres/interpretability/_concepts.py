@@ -65,6 +65,10 @@ class ControlTask:
     questions: tuple[tuple[str, str], ...]
 
 
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
 def _pairs(template: str, items: dict[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple((template.format(x=key), answer) for key, answer in items.items())
 
@@ -75,10 +79,10 @@ def _fill(templates: tuple[str, ...], items: tuple[str, ...]) -> tuple[str, ...]
 
 _COLOURS = ConceptSet(
     name="colours",
-    words=(
+    words=_split(
         "red orange yellow green blue purple pink brown black white gray grey "
         "violet golden silver"
-    ).split(),
+    ),
     prompts=_fill(
         (
             "Snow is white, grass is green, and {x} are",
@@ -110,11 +114,11 @@ _COLOURS = ConceptSet(
 
 _COUNTRIES = ConceptSet(
     name="countries",
-    words=(
+    words=_split(
         "France Germany Spain Italy Japan China India Russia Brazil Canada Mexico "
         "Egypt Greece Poland Turkey Sweden Norway Kenya Peru Chile Australia "
         "Argentina Portugal Ireland England Scotland Thailand Vietnam Iran Cuba"
-    ).split(),
+    ),
     prompts=_fill(
         (
             "The Colosseum is in Italy. The {x} is in the country of",
@@ -155,10 +159,10 @@ _COUNTRIES = ConceptSet(
 
 _NUMBERS = ConceptSet(
     name="numbers",
-    words=(
+    words=_split(
         "zero one two three four five six seven eight nine ten eleven twelve "
         "twenty hundred thousand"
-    ).split(),
+    ),
     prompts=(
         "One plus one is two. Two plus two is",
         "Three plus three is six. Four plus one is",
@@ -202,10 +206,10 @@ _NUMBERS = ConceptSet(
 
 _MONTHS = ConceptSet(
     name="months",
-    words=(
+    words=_split(
         "January February March April May June July August September October "
         "November December"
-    ).split(),
+    ),
     prompts=_fill(
         (
             "The month after February is March. The month after {x} is",
@@ -251,11 +255,11 @@ _MONTHS = ConceptSet(
 
 _ANIMALS = ConceptSet(
     name="animals",
-    words=(
+    words=_split(
         "dog cat horse cow pig sheep lion tiger bear wolf fox mouse rabbit bird "
         "fish duck chicken goat monkey elephant snake frog owl eagle whale shark "
         "bee ant deer camel"
-    ).split(),
+    ),
     prompts=(
         "At the zoo we saw a lion and a",
         "On the farm there was a cow and a",
@@ -299,10 +303,10 @@ _ANIMALS = ConceptSet(
 
 _FAMILY = ConceptSet(
     name="family",
-    words=(
+    words=_split(
         "mother father sister brother son daughter aunt uncle cousin grandmother "
         "grandfather wife husband nephew parent child mom dad"
-    ).split(),
+    ),
     prompts=(
         "My father's father is my grandfather. My mother's father is my",
         "My mother's mother is my grandmother. My father's mother is my",
@@ -343,11 +347,11 @@ _FAMILY = ConceptSet(
 
 _EMOTIONS = ConceptSet(
     name="emotions",
-    words=(
+    words=_split(
         "happy sad angry afraid scared proud excited nervous lonely calm "
         "surprised jealous bored anxious worried glad upset joy fear anger "
         "sorrow love hate shame guilt"
-    ).split(),
+    ),
     prompts=(
         "When she won the race she felt",
         "When his dog died he felt very",
@@ -391,11 +395,11 @@ _EMOTIONS = ConceptSet(
 
 _PROFESSIONS = ConceptSet(
     name="professions",
-    words=(
+    words=_split(
         "doctor teacher nurse farmer chef cook pilot lawyer baker dentist police "
         "officer engineer artist singer writer driver carpenter scientist soldier "
         "judge mechanic painter"
-    ).split(),
+    ),
     prompts=(
         "A person who grows food on a farm is a",
         "The person who flies the airplane is the",
