@@ -65,6 +65,8 @@ def _copy_source(source: str | os.PathLike[str], target: Path, timeout: float) -
 
         staged, digest = _stream(text, target.parent, timeout, None, _MAX_ARCHIVE)
     else:
+        if os.path.getsize(text) > _MAX_ARCHIVE:
+            raise OSError(f"{text} is larger than {_MAX_ARCHIVE} bytes.")
         fd, name = tempfile.mkstemp(dir=target.parent, prefix=".download-")
         staged = Path(name)
         with open(text, "rb") as src, os.fdopen(fd, "wb") as out:
