@@ -117,10 +117,29 @@ def smollm2(warm_cache):
     )
 
 
-# From benchmarks/study_heads.py (deterministic): per concept, the k at which the
-# acceptance holds and limits with margin on SOMP's concept ratio and control
-# retention; None: the concept fails and the test pins the failure instead.
-EXPECTED: dict[str, Any] = {}
+# From benchmarks/bench_heads_study.py (deterministic; measured values in comments):
+# k, bounds on SOMP's concept-mass ratio, a floor on its control retention, and
+# whether the random median must do clearly worse (the acceptance's last clause).
+# Only ``numbers`` meets the whole acceptance; the others pin the documented
+# behaviour, failures included, with margin.
+EXPECTED: dict[str, dict[str, Any]] = {
+    # 0.21 / 0.53; random 0.92 / 0.53
+    "colours": {"k": 8, "ratio": (0.0, 0.4), "retention": 0.35, "random": True},
+    # 0.02 / 0.84; random 0.94 / 0.45: passes
+    "numbers": {"k": 8, "ratio": (0.0, 0.2), "retention": 0.7, "random": True},
+    # 0.14 / 0.53; random 0.61 / 0.32
+    "months": {"k": 16, "ratio": (0.0, 0.3), "retention": 0.35, "random": True},
+    # 0.29 / 0.62; random 0.71 / 0.43
+    "countries": {"k": 16, "ratio": (0.0, 0.45), "retention": 0.45, "random": True},
+    # 0.70 / 0.79; random 0.53 / 0.37 (random removes more mass, keeps less)
+    "family": {"k": 16, "ratio": (0.5, 0.85), "retention": 0.65, "random": True},
+    # 1.54 / 0.42: flipping the animal heads *raises* the animal mass
+    "animals": {"k": 8, "ratio": (1.2, 2.0), "retention": 0.25, "random": False},
+    # 0.38 / 0.47; random 0.47 / 0.24
+    "emotions": {"k": 16, "ratio": (0.2, 0.55), "retention": 0.3, "random": False},
+    # 0.06 / 0.74; random 0.06 / 0.00: one control answer short of the bar
+    "professions": {"k": 16, "ratio": (0.0, 0.25), "retention": 0.55, "random": True},
+}
 
 
 @pytest.mark.fullscale
@@ -154,15 +173,17 @@ def test_shipped_concept_on_smollm2(smollm2, name):
         n_random=10,
         random_state=0,
     )
-    k, max_ratio, min_retention = EXPECTED[name]
-    j = [8, 16].index(k)
+    expected = EXPECTED[name]
+    j = [8, 16].index(expected["k"])
     ratio = ev.relative("somp", "concept_mass")[0, j]
     retention = ev.relative("somp", "control_accuracy")[0, j]
     random_ratio = ev.random_summary("concept_mass", relative=True)[0, 0, j]
     random_retention = ev.random_summary("control_accuracy", relative=True)[0, 0, j]
-    assert ratio <= max_ratio
-    assert retention >= min_retention
-    assert random_ratio >= ratio + 0.15 or random_retention <= retention - 0.2
+    low, high = expected["ratio"]
+    assert low <= ratio <= high
+    assert retention >= expected["retention"]
+    if expected["random"]:
+        assert random_ratio >= ratio + 0.15 or random_retention <= retention - 0.2
 
 
 def test_boomerang_on_smollm2(warm_cache):

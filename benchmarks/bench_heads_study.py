@@ -14,8 +14,9 @@ questions and two unrelated control tasks:
   its concept atoms explain within a 10-atom full-vocabulary pursuit) and
   ablation (alpha = 0) instead of flipping.
 
-Results are written after every concept. Run:
-``OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.study_heads out.json
+Results are written after every concept. Run ``python -m benchmarks heads_study``
+(``--quick``: two concepts, no full-vocabulary variant) or, to split the work,
+``OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.bench_heads_study out.json
 [concept,concept,...] [nofull]`` (``nofull`` skips the full-vocabulary variant,
 about a minute of CPU per concept).
 """
@@ -31,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks._common import markdown_table
 from skres.interpretability import (
     CONCEPTS,
     HeadRanker,
@@ -45,9 +47,19 @@ from skres.interpretability import (
 )
 from skres.utils import get_cache_dir
 
+TITLE = "Head Pursuit on SmolLM2-135M across the eight shipped concepts"
 KS = (8, 16)
 ORDER = ("colours", "numbers", "months", "countries", "animals", "family",
          "emotions", "professions")  # fmt: skip
+
+
+VARIANT_LABELS = (
+    "content tokens (chat)",
+    "n_atoms 50",
+    "min_layer 0",
+    "full vocabulary",
+    "reference, alpha = 0 (ablation)",
+)
 
 
 def _writes(model, tokenizer, prompts, chat):
@@ -162,6 +174,63 @@ def main(out: str, names: tuple[str, ...] = ORDER, full: bool = True) -> dict:
         Path(out).write_text(json.dumps(results, indent=1))
         print(f"[{results['wall_seconds']:6.0f} s] {name}", flush=True)
     return results
+
+
+def markdown(results: dict) -> str:
+    """The RESULTS.md tables of a study."""
+    rows, variants = [], []
+    names = [n for n in ORDER if n in results["concepts"]]
+    passed = 0
+    for n in names:
+        r = results["concepts"][n]
+        ok_any = False
+        for j, k in enumerate(KS):
+            sr, st = r["somp_ratio"][j], r["somp_retention"][j]
+            rr, rt = r["random_ratio"][0][j], r["random_retention"][0][j]
+            ok = sr <= 0.6 and st >= 0.8 and (rr >= sr + 0.15 or rt <= st - 0.2)
+            ok_any |= ok
+            q1, q3 = r["random_ratio"][1][j], r["random_ratio"][2][j]
+            rows.append(
+                [n, k, f"{sr:.2f} / {st:.2f}", f"{rr:.2f} ({q1:.2f}-{q3:.2f}) / "
+                 f"{rt:.2f}", f"{r['ll_ratio'][j]:.2f} / {r['ll_retention'][j]:.2f}",
+                 "pass" if ok else "fail"]
+            )  # fmt: skip
+        passed += ok_any
+        cells = [f"{r['somp_ratio'][-1]:.2f} / {r['somp_retention'][-1]:.2f}"]
+        for label in VARIANT_LABELS:
+            v = r["variants_k16"].get(label)
+            cells.append(
+                "-" if v is None else
+                f"{v['concept_ratio']:.2f} / {v['control_retention']:.2f}"
+            )  # fmt: skip
+        variants.append([n, *cells])
+    return (
+        "Heads ranked on each concept's training prompts (last token, n_atoms=10, "
+        "min_layer=1), flipped (alpha = -1), evaluated with `evaluate_head_edits` on "
+        "12 held-out concept questions and 24 control questions (two unrelated "
+        "tasks). Cells: concept-mass ratio / control-accuracy retention relative to "
+        "the unedited model; random = median of 10 layer-matched draws disjoint from "
+        "the selection. Acceptance: SOMP mass <= 0.6x and control >= 0.8x, random "
+        "median mass >= SOMP + 0.15 or control <= SOMP - 0.2. "
+        f"**{passed} of {len(names)} concepts pass.**\n\n"
+        + markdown_table(
+            ["concept", "k", "SOMP", "random median (mass IQR)", "logit lens",
+             "acceptance"], rows,
+        )
+        + "\n\nOne choice changed at a time (SOMP top 16; concept-mass ratio / "
+        "control retention; '-' = not run).\n\n"
+        + markdown_table(["concept", "reference", *VARIANT_LABELS], variants)
+    )  # fmt: skip
+
+
+def run(quick: bool = False) -> str:
+    """Entry point of ``python -m benchmarks heads_study``."""
+    import tempfile
+
+    names = ("colours", "numbers") if quick else ORDER
+    with tempfile.TemporaryDirectory() as folder:
+        results = main(str(Path(folder) / "study.json"), names, full=not quick)
+    return markdown(results)
 
 
 def figure(results: dict, path: str, k_index: int = 0) -> None:
