@@ -857,7 +857,8 @@ class LatentVectorField(
 
     def _latents(self, X_t: torch.Tensor) -> torch.Tensor:
         self._eval_mode()
-        return self._map_batches(self._encode_t, X_t, self.iter_batch_size)
+        Z = self._map_batches(self._encode_t, X_t, self.iter_batch_size)
+        return self._check_output(Z, "the encoder's latents of X")
 
     def _decode_np(self, Z: np.ndarray) -> np.ndarray:
         self._eval_mode()
