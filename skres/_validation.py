@@ -126,8 +126,8 @@ def check_cast(source: Any, cast: Any, *, name: str = "X") -> None:
     if not finite:
         raise ValueError(
             f"{name} has values too large for the compute dtype {dtype}: max "
-            f"|{name}| = {max_src:.3g} but {dtype} holds at most {float(info.max):.3g}, "
-            f"so they would become inf. {remedy}"
+            f"|{name}| = {max_src:.3g} but {dtype} holds at most "
+            f"{float(info.max):.3g}, so they would become inf. {remedy}"
         )
     if max_src > 0:
         raise ValueError(
@@ -180,8 +180,9 @@ def check_finite_output(
     where = f" in {_dtype_name(dtype)}" if dtype is not None else ""
     message = (
         f"{type(estimator).__name__} produced {n_bad} non-finite value(s) "
-        f"(NaN or inf) in {method}{where} from finite input: the input is too large for the "
-        "fitted model's arithmetic or the model diverged. Rescale X like the "
+        f"(NaN or inf) in {method}{where} from finite input: the input is too "
+        "large for the fitted model's arithmetic or the model diverged. Rescale X "
+        "like the "
         "training data (e.g. sklearn.preprocessing.StandardScaler), or refit with "
         "dtype='float64' where the estimator has it."
     )

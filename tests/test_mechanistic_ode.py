@@ -198,7 +198,7 @@ def test_bad_inputs():
         MechanisticODE().fit(X, t=t[:-1])
     with pytest.raises(ValueError, match="t contains NaN"):
         MechanisticODE().fit(X, t=np.where(t > 1, np.nan, t))
-    with pytest.raises(ValueError, match="at least 2 samples"):
+    with pytest.raises(ValueError, match="fewer than 4 samples"):
         MechanisticODE().fit(X, t=-t)  # every sample starts a new trajectory
     with pytest.raises(ValueError, match="NaN"):
         MechanisticODE().fit(np.where(X > 5, np.nan, X), t=t)
