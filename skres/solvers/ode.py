@@ -34,6 +34,8 @@ from typing import Any
 
 import torch
 
+from .._validation import check_not_meta
+
 __all__ = [
     "LinearODEFactorCache",
     "LinearODESolver",
@@ -531,6 +533,9 @@ def _promote(*values: Any) -> tuple[tuple[Any, ...], torch.dtype | None]:
     at h=1e-3 is off by about 1 in float32). Low-precision inputs are therefore
     solved in float64 and the solution is cast back to the coefficients' dtype.
     """
+    names = ("coefficients", "rhs", "init_vars", "steps")
+    for name, value in zip(names, values, strict=True):
+        check_not_meta(value, name)
     coefficients = values[0]
     if not (
         isinstance(coefficients, torch.Tensor) and coefficients.dtype in _LOW_PRECISION
