@@ -93,8 +93,9 @@ def check_cast(source: Any, cast: Any, *, name: str = "X") -> None:
     name : str, default="X"
         The input's name, used in the message.
     """
-    torch = sys.modules.get("torch")
+    info: Any
     if is_torch_tensor(cast):
+        torch = sys.modules["torch"]
         if not cast.is_floating_point() or cast.numel() == 0:
             return
         finite = bool(torch.isfinite(cast).all())
