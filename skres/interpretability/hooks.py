@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -651,11 +650,11 @@ def edit_heads(
     layout = _head_layout(model)
     per_layer: dict[int, torch.Tensor] = {}
     for (layer, head), alpha in scales.items():
-        if (
-            isinstance(alpha, bool)
-            or not isinstance(alpha, numbers.Real)
-            or not math.isfinite(float(alpha))
-        ):
+        try:  # numbers, numpy scalars and 0-d tensors; not bools or strings
+            value = None if isinstance(alpha, bool | str) else float(alpha)
+        except (TypeError, ValueError):
+            value = None
+        if value is None or not math.isfinite(value):
             raise ValueError(
                 f"scales[{(layer, head)}] must be a finite number; got {alpha!r} "
                 "(a NaN or infinite scale turns every logit into NaN)."
