@@ -554,3 +554,54 @@ def test_extract_head_outputs_good_inputs_stay_finite(tiny_gpt2: Any) -> None:
     mask[:, 1] = True
     Xm, _ = extract_head_outputs(tiny_gpt2, ids, positions=mask)
     assert np.all(np.isfinite(Xm)) and not np.allclose(Xm, 0)
+
+
+@pytest.fixture(scope="module")
+def tiny_clip() -> Any:
+    transformers = pytest.importorskip("transformers")
+    config = transformers.CLIPVisionConfig(
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        image_size=8,
+        patch_size=4,
+        projection_dim=8,
+    )
+    return transformers.CLIPVisionModelWithProjection(config).eval()
+
+
+@pytest.mark.parametrize(
+    ("case", "error", "match"),
+    [
+        ("batch_size_0", ValueError, "batch_size"),
+        ("3d", ValueError, "n_images, channels"),
+        ("integer", TypeError, "floating point"),
+        ("nan", ValueError, "NaN"),
+        ("empty", ValueError, "empty"),
+        ("meta", ValueError, "'meta' device"),
+    ],
+)
+def test_extract_residual_units_bad_inputs(
+    tiny_clip: Any, case: str, error: type, match: str
+) -> None:
+    from skres.interpretability import extract_residual_units
+
+    images = torch.as_tensor(_rng().standard_normal((2, 3, 8, 8)), dtype=torch.float32)
+    kwargs: dict[str, Any] = {}
+    if case == "batch_size_0":
+        kwargs["batch_size"] = 0
+    elif case == "3d":
+        images = images[0]
+    elif case == "integer":
+        images = images.to(torch.int64)
+    elif case == "nan":
+        images[0, 0, 0, 0] = torch.nan
+    elif case == "empty":
+        images = images[:0]
+    elif case == "meta":
+        images = torch.empty(images.shape, device="meta")
+    with pytest.raises(error, match=match):
+        extract_residual_units(tiny_clip, images, **kwargs)
+    units, _ = extract_residual_units(tiny_clip, _rng().standard_normal((2, 3, 8, 8)))
+    assert np.all(np.isfinite(units))

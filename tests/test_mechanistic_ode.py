@@ -344,6 +344,8 @@ def test_list_of_trajectories_matches_stacked():
     assert listed.score(parts, t=times) == pytest.approx(
         stacked.score(np.concatenate(parts), t=np.concatenate(times))
     )
+    with pytest.raises(ValueError, match="looks like sample times"):
+        MechanisticODE().fit(parts, times)  # per-trajectory times passed as y
     with pytest.raises(ValueError, match="list of 3 trajectories"):
         MechanisticODE().fit(parts, t=times[:2])
     with pytest.raises(ValueError, match=r"t\[1\] must be strictly increasing"):
