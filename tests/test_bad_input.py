@@ -6,7 +6,8 @@ malformed or extreme inputs. Each case must end in one of:
 
 * a ``ValueError``/``TypeError`` with a message (not an internal torch error),
 * a warning from skres (numpy's "overflow encountered in ..." does not count), or
-* finite outputs.
+* finite outputs (and, after a successful ``fit``, finite public fitted float
+  attributes such as ``coef_`` or ``p_values_``).
 
 A case that returns NaN/inf silently fails. Cases owned by another issue's fix are
 marked ``xfail(strict=True)`` with the owner in the reason, so that the fix turns
@@ -166,10 +167,33 @@ _PDE = (
     "issue 20: the issue-21 helper fixes PDEDiscoverer (its library overflows at "
     "1e300 scale and returns inf without a warning)"
 )
+_NES = (
+    "issue 20: the issue-24 helper fixes NeuralEffectSearch (non-finite dofs_, "
+    "std_errors_ or p_values_ at this scale or on constant X)"
+)
 KNOWN: dict[tuple[str, str, str], str] = {
     ("PDEDiscoverer", "fit", "huge"): _PDE,
     ("PDEDiscoverer", "predict", "huge"): _PDE,
+    ("NeuralEffectSearch", "fit", "huge"): _NES,
+    ("NeuralEffectSearch", "fit", "tiny"): _NES,
+    ("NeuralEffectSearch", "fit", "constant"): _NES,
 }
+
+
+def _check_fitted_attributes(est: Any, case: str, caught: list[str]) -> None:
+    """Public fitted float attributes (``coef_``, ``p_values_``...) are finite."""
+    bad = [
+        key
+        for key, value in vars(est).items()
+        if key.endswith("_")
+        and not key.startswith("_")
+        and isinstance(value, float | np.floating | np.ndarray)
+        and not _finite(value)
+    ]
+    if bad and not caught:
+        raise SilentNonFinite(
+            f"{case}: fitted attributes {bad} are not finite, with no error or warning"
+        )
 
 
 def _fit_args(est: Any, X: np.ndarray) -> tuple[np.ndarray, Any, dict[str, Any]]:
@@ -243,9 +267,10 @@ def test_fit_on_bad_X(name: str, cls: type, case: str) -> None:
     y_n, side_n = _subset(y, n), {k: _subset(v, n) for k, v in side.items()}
 
     calls = [("fit", lambda: est.fit(bad, y_n, **side_n))]
-    status, _ = run_case(calls, f"{name}.fit({case})")
+    status, caught = run_case(calls, f"{name}.fit({case})")
     if status == "error":
         return
+    _check_fitted_attributes(est, f"{name}.fit({case})", caught)
     # The fit went through: what it learnt must give finite answers, on the bad
     # input (or an error/warning) and on good data.
     run_case(_method_calls(est, bad, y_n, side_n), f"{name} after fit({case})")
