@@ -231,7 +231,7 @@ def test_grid_search_and_pipeline_route_t_and_x():
     )
     with sklearn.config_context(enable_metadata_routing=True):
         search = GridSearchCV(
-            pipe, {"pde__l1": [1e-5, 1e-3]}, cv=KFold(2), error_score="raise"
+            pipe, {"pde__l1_coef": [1e-5, 1e-3]}, cv=KFold(2), error_score="raise"
         )
         search.fit(u, t=t, x=x)
     assert search.best_score_ > 0.99
@@ -247,24 +247,14 @@ def test_grid_search_and_pipeline_route_t_and_x():
     [
         ({"window": (8,)}, "window"),
         ({"window": (1, 8)}, "window"),
-        ({"n_windows": 0}, "n_windows"),
         ({"terms": {"u_t": 1}}, "terms"),
         ({"terms": {"u_x": -1}}, "terms"),
         ({"terms": {"u_x": ["a"]}}, "terms"),
         ({"terms": {}}, "terms"),
-        ({"denoise": "median"}, "denoise"),
-        ({"denoise": "gaussian", "smooth_sigma": -1.0}, "smooth_sigma"),
-        ({"optimizer": "sgd"}, "optimizer"),
-        ({"solver": "cg"}, "solver"),
-        ({"init": "random"}, "init"),
-        ({"max_iter": -1}, "max_iter"),
-        ({"lr": 0.0}, "lr"),
-        ({"l1": -1.0}, "l1"),
-        ({"threshold": -0.1}, "threshold"),
-        ({"dtype": "int8"}, "dtype"),
+        ({"denoise": "gaussian", "smooth_sigma": [1.0, np.nan]}, "smooth_sigma"),
     ],
 )
-def test_bad_parameters(params, match):
+def test_bad_structured_parameters(params, match):
     u, t, x = burgers()
     with pytest.raises((ValueError, TypeError), match=match):
         PDEDiscoverer(**params).fit(u[:20, :40], t=t[:20], x=x[:40])
