@@ -33,7 +33,9 @@ transformers = pytest.importorskip("transformers")
 @pytest.mark.parametrize("seed", range(10))
 def test_b1_planted_heads_are_ranked_first(seed):
     X, dictionary, concept = make_planted_heads(random_state=seed)
-    ranker = HeadRanker(dictionary, concept_ids=concept, n_atoms=5, top_k=3).fit(X)
+    ranker = HeadRanker(
+        dictionary=dictionary, concept_ids=concept, n_atoms=5, top_k=3
+    ).fit(X)
     assert set(ranker.selected_heads_.tolist()) == {5, 17, 30}
     ordered = np.sort(ranker.scores_)[::-1]
     assert ordered[2] - ordered[3] >= 0.3
@@ -50,7 +52,9 @@ def test_other_sizes_and_planted_sets():
         n_active=3,
         random_state=11,
     )
-    ranker = HeadRanker(dictionary, concept_ids=concept, n_atoms=6, top_k=2).fit(X)
+    ranker = HeadRanker(
+        dictionary=dictionary, concept_ids=concept, n_atoms=6, top_k=2
+    ).fit(X)
     assert set(ranker.selected_heads_.tolist()) == {0, 29}
 
 
@@ -58,7 +62,7 @@ def test_other_sizes_and_planted_sets():
 def test_b2_transform_clone_and_pickle():
     X, dictionary, concept = make_planted_heads(100, random_state=0)
     ranker = HeadRanker(
-        dictionary, concept_ids=concept, n_atoms=5, top_k=3, flatten=False
+        dictionary=dictionary, concept_ids=concept, n_atoms=5, top_k=3, flatten=False
     ).fit(X)
     out = ranker.transform(X)
     assert out.shape == (100, 3, 64)
@@ -76,7 +80,7 @@ def test_b2_transform_clone_and_pickle():
 
 def test_dictionary_as_fit_argument_matches_constructor():
     X, dictionary, concept = make_planted_heads(100, random_state=1)
-    a = HeadRanker(dictionary, concept_ids=concept, n_atoms=5).fit(X)
+    a = HeadRanker(dictionary=dictionary, concept_ids=concept, n_atoms=5).fit(X)
     b = HeadRanker(concept_ids=concept, n_atoms=5).fit(X, dictionary=dictionary)
     np.testing.assert_array_equal(a.scores_, b.scores_)
     np.testing.assert_array_equal(a.supports_, b.supports_)
@@ -86,9 +90,12 @@ def test_dictionary_as_fit_argument_matches_constructor():
 # -------------------------------------------------------------------------- B3
 def test_b3_explained_variance_metric():
     X, dictionary, concept = make_planted_heads(100, random_state=2)
-    evr = HeadRanker(dictionary, concept_ids=concept, n_atoms=5).fit(X)
+    evr = HeadRanker(dictionary=dictionary, concept_ids=concept, n_atoms=5).fit(X)
     ev = HeadRanker(
-        dictionary, concept_ids=concept, n_atoms=5, metric="explained_variance"
+        dictionary=dictionary,
+        concept_ids=concept,
+        n_atoms=5,
+        metric="explained_variance",
     ).fit(X)
     head_variance = X.var(axis=0, ddof=1).sum(axis=1)
     np.testing.assert_allclose(ev.scores_, evr.scores_ * head_variance, rtol=1e-10)
@@ -100,7 +107,7 @@ def test_min_layer_head_index_and_random_control():
     )
     head_index = np.column_stack([np.repeat(np.arange(3), 4), np.tile(np.arange(4), 3)])
     ranker = HeadRanker(
-        dictionary,
+        dictionary=dictionary,
         concept_ids=concept,
         n_atoms=5,
         top_k=2,
@@ -123,7 +130,7 @@ def test_logit_lens_scores_and_explain():
     ll = logit_lens_scores(X, dictionary, concept)
     expected = [np.mean(X[:, h] @ dictionary[concept].T) for h in range(X.shape[1])]
     np.testing.assert_allclose(ll, expected, rtol=1e-10)
-    ranker = HeadRanker(dictionary, concept_ids=concept, n_atoms=5).fit(X)
+    ranker = HeadRanker(dictionary=dictionary, concept_ids=concept, n_atoms=5).fit(X)
     tokens = ranker.explain(X, 5, n_tokens=4)
     assert len(tokens) == 4 and set(tokens) <= set(concept)
 
@@ -131,24 +138,21 @@ def test_logit_lens_scores_and_explain():
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"metric": "l2"}, "metric must be one of"),
         ({"concept_ids": [900]}, "concept_ids must be integer rows"),
         ({"head_index": np.zeros((3, 2))}, r"head_index must have shape \(48, 2\)"),
-        ({"min_layer": 1.5}, "min_layer must be an integer"),
-        ({"n_atoms": 0}, "n_atoms must be a positive integer"),
     ],
 )
-def test_bad_parameters(params, match):
+def test_bad_data_dependent_parameters(params, match):
     X, dictionary, concept = make_planted_heads(50, random_state=5)
     params = {"concept_ids": concept, **params}
     with pytest.raises(ValueError, match=match):
-        HeadRanker(dictionary, **params).fit(X)
+        HeadRanker(dictionary=dictionary, **params).fit(X)
 
 
 def test_dictionary_width_mismatch():
     X, dictionary, _ = make_planted_heads(50, random_state=5)
     with pytest.raises(ValueError, match="dictionary must have shape"):
-        HeadRanker(dictionary[:, :10]).fit(X)
+        HeadRanker(dictionary=dictionary[:, :10]).fit(X)
 
 
 # ---------------------------------------------------------------- C1: hooks
@@ -318,7 +322,11 @@ def test_random_control_matches_layers_for_every_k(seed):
     )
     head_index = np.column_stack([np.repeat(np.arange(4), 6), np.tile(np.arange(6), 4)])
     ranker = HeadRanker(
-        dictionary, concept_ids=concept, n_atoms=4, head_index=head_index, min_layer=1
+        dictionary=dictionary,
+        concept_ids=concept,
+        n_atoms=4,
+        head_index=head_index,
+        min_layer=1,
     ).fit(X)
     layers = head_index[:, 0]
     for k in (1, 3, 6, 9):
@@ -352,7 +360,11 @@ def test_random_control_relaxes_a_full_layer():
     )
     head_index = np.column_stack([np.repeat(np.arange(2), 6), np.tile(np.arange(6), 2)])
     ranker = HeadRanker(
-        dictionary, concept_ids=concept, n_atoms=4, top_k=5, head_index=head_index
+        dictionary=dictionary,
+        concept_ids=concept,
+        n_atoms=4,
+        top_k=5,
+        head_index=head_index,
     ).fit(X)
     assert sorted(ranker.selected_heads_) == [6, 7, 8, 9, 10]
     for heads in ranker.random_control(5, random_state=0):
@@ -370,7 +382,11 @@ def test_logit_lens_attribute_respects_min_layer():
     )
     head_index = np.column_stack([np.repeat(np.arange(3), 4), np.tile(np.arange(4), 3)])
     ranker = HeadRanker(
-        dictionary, concept_ids=concept, n_atoms=4, head_index=head_index, min_layer=1
+        dictionary=dictionary,
+        concept_ids=concept,
+        n_atoms=4,
+        head_index=head_index,
+        min_layer=1,
     ).fit(X)
     expected = logit_lens_scores(X, dictionary, concept)
     assert np.isneginf(ranker.logit_lens_scores_[:4]).all()
@@ -474,7 +490,12 @@ def _tiny_setup(seed=0, kind="llama"):
     ids = np.array([tokenizer.vocab[w] for w in ("red", "blue", "green")])
     D = model.get_output_embeddings().weight.detach().numpy()
     ranker = HeadRanker(
-        D, concept_ids=ids, n_atoms=2, top_k=2, head_index=head_index, min_layer=1
+        dictionary=D,
+        concept_ids=ids,
+        n_atoms=2,
+        top_k=2,
+        head_index=head_index,
+        min_layer=1,
     ).fit(X)
     return model, tokenizer, ranker, concept, control, ids
 
@@ -618,9 +639,9 @@ def test_evaluate_head_edits_errors():
         evaluate_head_edits(
             model, tokenizer, ranker, concept, control, ks=(1,), alphas=(np.nan,)
         )
-    full = HeadRanker(ranker.dictionary, n_atoms=2, head_index=ranker.head_index_).fit(
-        np.random.default_rng(0).standard_normal((5, 12, 32))
-    )
+    full = HeadRanker(
+        dictionary=ranker.dictionary, n_atoms=2, head_index=ranker.head_index_
+    ).fit(np.random.default_rng(0).standard_normal((5, 12, 32)))
     with pytest.raises(ValueError, match="concept_ids is needed"):
         evaluate_head_edits(model, tokenizer, full, concept, control, ks=(1,))
     with pytest.raises(ValueError, match="head sets must index"):

@@ -19,6 +19,10 @@ second on the Lorenz benchmark.
 
 from __future__ import annotations
 
+import numbers
+import warnings
+from collections.abc import Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -26,14 +30,15 @@ import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import r2_score
 from sklearn.preprocessing import PolynomialFeatures
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from .._base import SkresTags, TorchEstimatorMixin
+from .._compat import HasMethods, Interval, StrOptions, fit_context
 from .._validation import (
-    check_option,
+    check_finite_output,
     check_positive_float,
-    check_positive_int,
     check_side_array,
+    tensor_to_numpy,
     validate_input,
 )
 from ..solvers import LinearODEFactorCache, solve_linear_ode
@@ -49,7 +54,43 @@ def _segments(t: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
-class MechanisticODE(BaseEstimator):
+def _is_trajectory_list(X: Any) -> bool:
+    """True for a list/tuple of 2-D trajectories (PySINDy's multiple trajectories)."""
+    return (
+        isinstance(X, Sequence)
+        and not isinstance(X, str)
+        and len(X) > 0
+        and all(np.ndim(tensor_to_numpy(x, "X")) == 2 for x in X)
+    )
+
+
+def _looks_like_time(y: Any, n_samples: int) -> bool:
+    """True when ``y`` (ignored by the estimator) is probably the sample times.
+
+    A number (a time step, as in PySINDy's ``fit(x, 0.01)``), a list of 1-D arrays,
+    or a finite 1-D numeric array of ``n_samples`` entries that increases at 90 %
+    or more of its steps (times, possibly restarting for stacked trajectories).
+    """
+    if y is None:
+        return False
+    if isinstance(y, numbers.Real) and not isinstance(y, bool):
+        return True
+    if isinstance(y, list | tuple) and y and all(np.ndim(v) == 1 for v in y):
+        if all(isinstance(v, numbers.Number) for v in y):
+            pass  # a plain list of numbers: judged as an array below
+        else:
+            return True
+    arr = np.asarray(tensor_to_numpy(y, "y"))
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1 or arr.shape[0] != n_samples or n_samples < 3:
+        return False
+    if arr.dtype.kind not in "fiu" or not np.all(np.isfinite(arr)):
+        return False
+    return bool(np.mean(np.diff(arr) > 0) >= 0.9)
+
+
+class MechanisticODE(TorchEstimatorMixin, BaseEstimator):
     """Sparse ODE discovery with the Scalable Mechanistic Neural Network solver.
 
     Fits ``x' = Theta(x) coef_.T`` to one or several sampled trajectories: each
@@ -88,7 +129,9 @@ class MechanisticODE(BaseEstimator):
         Scale the integrated library columns to unit norm before each least-squares
         solve (the threshold still applies to the unscaled coefficients).
     dt : float, default=1.0
-        Sampling interval when ``fit`` is called without ``t``.
+        Sampling interval when ``fit`` is called without ``t`` (prefer passing
+        ``t=`` to ``fit``; omitting ``t`` with the default ``dt=1.0`` warns that unit
+        spacing is assumed).
     fit_method : {"lstsq", "gradient"}, default="lstsq"
         ``"lstsq"``: closed-form least squares with sequential thresholding on the
         integrated library (fast, deterministic). ``"gradient"``: the MNN-style
@@ -97,18 +140,28 @@ class MechanisticODE(BaseEstimator):
         the solver integrates ``u' = Theta(x_hat) xi`` from ``x_hat(t_0)`` with a
         frozen left-hand side, and Adam minimises
         ``MSE(u, x) + MSE(x_hat, x)`` (scaled per state) over ``xi`` and the
-        encoder; after each of ``max_cycles`` cycles of ``n_epochs`` full-batch
+        encoder; after each of ``max_cycles`` cycles of ``max_epochs`` full-batch
         steps, coefficients below ``threshold`` are masked out. Needs
         ``library="poly"`` (the library is evaluated in torch).
-    n_epochs : int, default=200
+    max_epochs : int, default=200
         Adam steps per thresholding cycle (``fit_method="gradient"``).
     lr : float, default=1e-3
         Adam learning rate (``fit_method="gradient"``).
     hidden_size : int, default=256
         Width of the encoder's hidden layer (``fit_method="gradient"``).
+    device : {"auto", "cpu", "cuda", "cuda:N", "mps"} or torch.device, default="auto"
+        Where ``fit_method="gradient"`` trains (``"lstsq"`` runs in numpy).
+    dtype : {"float64", "float32"}, default="float64"
+        Precision of the ``fit_method="gradient"`` training.
     random_state : int, RandomState instance or None, default=None
         Seeds the encoder initialisation (``fit_method="gradient"``; the
         ``"lstsq"`` mode is deterministic).
+    feature_names : list of str, default=None
+        Names of the state variables used by :meth:`equations` (as in PySINDy);
+        default: the column names of a DataFrame ``X``, else ``x0, x1, ...``.
+    verbose : int, default=0
+        Show a progress bar over the thresholding cycles of
+        ``fit_method="gradient"``.
 
     Attributes
     ----------
@@ -155,8 +208,30 @@ class MechanisticODE(BaseEstimator):
     __metadata_request__fit = {"t": True}
     __metadata_request__score = {"t": True}
 
+    _parameter_constraints: dict = {
+        **TorchEstimatorMixin._torch_parameter_constraints,
+        "library": [StrOptions({"poly"}), HasMethods(["fit", "transform"])],
+        "degree": [Interval(Integral, 1, None, closed="left")],
+        "include_bias": ["boolean"],
+        "window": [Interval(Integral, 2, None, closed="left")],
+        "stride": [Interval(Integral, 1, None, closed="left"), None],
+        "order": [Interval(Integral, 1, None, closed="left")],
+        "central_smoothness": ["boolean"],
+        "threshold": [Interval(Real, 0, None, closed="left")],
+        "max_cycles": [Interval(Integral, 1, None, closed="left")],
+        "normalize_columns": ["boolean"],
+        "dt": [Interval(Real, 0, None, closed="neither")],
+        "fit_method": [StrOptions({"lstsq", "gradient"})],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "feature_names": ["array-like", None],
+        "dtype": [StrOptions({"float64", "float32"}), torch.dtype, np.dtype, type],
+    }
+
     def __init__(
         self,
+        *,
         library: Any = "poly",
         degree: int = 2,
         include_bias: bool = True,
@@ -169,10 +244,14 @@ class MechanisticODE(BaseEstimator):
         normalize_columns: bool = True,
         dt: float = 1.0,
         fit_method: str = "lstsq",
-        n_epochs: int = 200,
+        max_epochs: int = 200,
         lr: float = 1e-3,
         hidden_size: int = 256,
+        device: Any = "auto",
+        dtype: Any = "float64",
         random_state: Any = None,
+        feature_names: Any = None,
+        verbose: int = 0,
     ) -> None:
         self.library = library
         self.degree = degree
@@ -186,38 +265,135 @@ class MechanisticODE(BaseEstimator):
         self.normalize_columns = normalize_columns
         self.dt = dt
         self.fit_method = fit_method
-        self.n_epochs = n_epochs
+        self.max_epochs = max_epochs
         self.lr = lr
         self.hidden_size = hidden_size
+        self.device = device
+        self.dtype = dtype
         self.random_state = random_state
+        self.feature_names = feature_names
+        self.verbose = verbose
 
     @classmethod
     def _get_test_params(cls) -> dict[str, Any]:
         """Small, fast parameters for the common test-suite."""
-        return {"window": 20, "max_cycles": 3}
+        return {"window": 20, "max_cycles": 3, "device": "cpu"}
+
+    def __skres_tags__(self) -> SkresTags:
+        return SkresTags(torch=True, stochastic=self.fit_method == "gradient")
 
     # ------------------------------------------------------------------ helpers
     def _make_library(self) -> Any:
-        if isinstance(self.library, str):
-            if self.library != "poly":
-                raise ValueError(
-                    f"library must be 'poly' or a transformer; got {self.library!r}."
-                )
-            degree = check_positive_int(self.degree, "degree")
-            return PolynomialFeatures(degree, include_bias=bool(self.include_bias))
-        if not (hasattr(self.library, "fit") and hasattr(self.library, "transform")):
-            raise TypeError(
-                "library must be 'poly' or a scikit-learn transformer with fit and "
-                f"transform; got {type(self.library).__name__}."
-            )
+        if isinstance(self.library, str):  # "poly"
+            return PolynomialFeatures(self.degree, include_bias=bool(self.include_bias))
         return clone(self.library)
 
-    def _time(self, t: Any, n_samples: int) -> np.ndarray:
+    def _trajectories(
+        self, X: Any, y: Any, t: Any, *, reset: bool, method: str
+    ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+        """Validate ``X`` and ``t``: stacked states, times and trajectory bounds.
+
+        ``X`` is one array (trajectories stacked, each restart of ``t`` starting a
+        new one) or a list of arrays; ``t`` is None, a time step, an array of
+        times, or a list of arrays (one per trajectory).
+        """
+        if _is_trajectory_list(X):
+            parts = [tensor_to_numpy(x, "X") for x in X]
+            lengths = [len(x) for x in parts]
+            if all(hasattr(x, "columns") for x in parts):
+                import pandas as pd
+
+                X = pd.concat(parts, ignore_index=True)
+            else:
+                X = np.concatenate([np.asarray(x) for x in parts])
+        else:
+            lengths = None
+        X = validate_input(self, X, reset=reset, dtype=np.float64, ensure_min_samples=2)
+        n = X.shape[0]
+        if t is None and _looks_like_time(y, n):
+            raise ValueError(
+                f"{type(self).__name__}.{method} ignores y, but the y given looks "
+                "like sample times (a time step or increasing values). Pass the "
+                f"times by keyword: {method}(X, t=t)."
+            )
         if t is None:
-            dt = check_positive_float(self.dt, "dt")
-            return dt * np.arange(n_samples, dtype=np.float64)
-        return check_side_array(t, name="t", n_samples=n_samples, numeric=True).astype(
-            np.float64
+            dt = float(self.dt)
+            if dt == 1.0:
+                warnings.warn(
+                    f"{type(self).__name__}.{method} got no t: samples are assumed "
+                    "to be 1 time unit apart (unit spacing), which scales every "
+                    "coefficient. Pass t= (sample times or a scalar time step).",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            t = dt
+        if isinstance(t, numbers.Real) and not isinstance(t, bool):
+            dt = check_positive_float(t, "t (a scalar time step)")
+            lengths = lengths or [n]
+            times = np.concatenate(
+                [dt * np.arange(m, dtype=np.float64) for m in lengths]
+            )
+        elif lengths is not None and isinstance(t, Sequence) and len(t) == len(lengths):
+            times = np.concatenate(
+                [
+                    check_side_array(
+                        tt, name=f"t[{i}]", n_samples=m, numeric=True
+                    ).astype(np.float64)
+                    for i, (tt, m) in enumerate(zip(t, lengths, strict=True))
+                ]
+            )
+            for i, (a, b) in enumerate(self._bounds(lengths)):
+                if np.any(np.diff(times[a:b]) <= 0):
+                    raise ValueError(f"t[{i}] must be strictly increasing.")
+        elif (
+            lengths is not None
+            and np.ndim(tensor_to_numpy(t, "t")) == 1
+            and all(m == len(t) for m in lengths)
+        ):  # one time array shared by every trajectory, as PySINDy allows
+            times = np.tile(
+                check_side_array(t, name="t", n_samples=lengths[0], numeric=True),
+                len(lengths),
+            ).astype(np.float64)
+        elif lengths is not None:
+            raise ValueError(
+                f"X is a list of {len(lengths)} trajectories; t must be a scalar "
+                "time step, one array per trajectory (a list of the same length), or "
+                "one array shared by trajectories of equal length."
+            )
+        else:
+            times = check_side_array(t, name="t", n_samples=n, numeric=True).astype(
+                np.float64
+            )
+        bounds = self._bounds(lengths) if lengths is not None else _segments(times)
+        self._check_trajectory_lengths(bounds, times, method)
+        return X, times, bounds
+
+    @staticmethod
+    def _bounds(lengths: list[int]) -> list[tuple[int, int]]:
+        edges = np.concatenate([[0], np.cumsum(lengths)])
+        return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+    def _check_trajectory_lengths(
+        self, bounds: list[tuple[int, int]], times: np.ndarray, method: str
+    ) -> None:
+        """Every trajectory needs enough samples for the solver's order."""
+        order = int(self.order)
+        need = order + 2 if method == "fit" else 2
+        short = [b - a for a, b in bounds if b - a < need]
+        if not short:
+            return
+        hint = ""
+        if len(bounds) > 2 and np.all(np.diff(np.sort(times)) > 0):
+            hint = (
+                " The values of t are distinct, so t is probably shuffled: sort X "
+                "and t by time (e.g. order = np.argsort(t))."
+            )
+        raise ValueError(
+            f"{len(short)} of {len(bounds)} trajectories have fewer than {need} "
+            f"samples (shortest: {min(short)}), which {method} with order={order} "
+            "cannot use. t must increase within each trajectory; each place where "
+            "it does not increase starts a new trajectory. Pass separate "
+            "trajectories as lists (X=[X1, X2], t=[t1, t2])." + hint
         )
 
     def _theta(self, X: np.ndarray) -> np.ndarray:
@@ -226,14 +402,13 @@ class MechanisticODE(BaseEstimator):
             raise ValueError("library must return an array of shape (n_samples, k).")
         return theta
 
-    def _windows(self, t: np.ndarray) -> dict[int, np.ndarray]:
+    def _windows(
+        self, t: np.ndarray, bounds: list[tuple[int, int]] | None = None
+    ) -> dict[int, np.ndarray]:
         """Window row indices, grouped by window length: ``{w: (n_win, w)}``."""
-        window = check_positive_int(self.window, "window")
-        if window < 2:
-            raise ValueError(f"window must be >= 2; got {window}.")
-        stride = check_positive_int(self.stride, "stride", allow_none=True)
+        window, stride = int(self.window), self.stride
         groups: dict[int, list[np.ndarray]] = {}
-        for a, b in _segments(t):
+        for a, b in _segments(t) if bounds is None else bounds:
             length = b - a
             if length < 2:
                 continue
@@ -259,12 +434,15 @@ class MechanisticODE(BaseEstimator):
         return np.ascontiguousarray(h)
 
     def _integrated_library(
-        self, X: np.ndarray, t: np.ndarray, theta: np.ndarray
+        self,
+        X: np.ndarray,
+        t: np.ndarray,
+        theta: np.ndarray,
+        bounds: list[tuple[int, int]] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, int]:
         """Design matrix (rows, n_terms) and targets (rows, n_features)."""
-        groups = self._windows(t)
-        order = check_positive_int(self.order, "order")
-        m1 = order + 1
+        groups = self._windows(t, bounds)
+        m1 = int(self.order) + 1
         designs, targets = [], []
         n_windows = 0
         for idx in groups.values():  # (n_win, w)
@@ -294,8 +472,7 @@ class MechanisticODE(BaseEstimator):
         return np.concatenate(designs), np.concatenate(targets), n_windows
 
     def _stlsq(self, Phi: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, int]:
-        threshold = check_positive_float(self.threshold, "threshold", allow_zero=True)
-        max_cycles = check_positive_int(self.max_cycles, "max_cycles")
+        threshold, max_cycles = float(self.threshold), int(self.max_cycles)
         norms = np.linalg.norm(Phi, axis=0)
         scale = np.where(norms > 0, norms, 1.0) if self.normalize_columns else None
         if scale is None:
@@ -327,52 +504,58 @@ class MechanisticODE(BaseEstimator):
         return coef, cycles
 
     def _fit_gradient(
-        self, X: np.ndarray, t: np.ndarray, coef0: np.ndarray
+        self,
+        X: np.ndarray,
+        t: np.ndarray,
+        coef0: np.ndarray,
+        bounds: list[tuple[int, int]] | None,
+        gen: torch.Generator,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """MNN-style training (encoder + sparse coefficients), warm-started."""
-        n_epochs = check_positive_int(self.n_epochs, "n_epochs")
-        lr = check_positive_float(self.lr, "lr")
-        hidden = check_positive_int(self.hidden_size, "hidden_size")
-        threshold = check_positive_float(self.threshold, "threshold", allow_zero=True)
-        max_cycles = check_positive_int(self.max_cycles, "max_cycles")
-        m1 = check_positive_int(self.order, "order") + 1
-        rng = check_random_state(self.random_state)
-        gen = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))
-        f64 = torch.float64
+        """MNN-style training (encoder + sparse coefficients), warm-started.
+
+        Random draws use ``gen`` on the CPU; tensors then live on ``device_`` in
+        ``dtype_``.
+        """
+        max_epochs, lr = int(self.max_epochs), float(self.lr)
+        hidden = int(self.hidden_size)
+        threshold, max_cycles = float(self.threshold), int(self.max_cycles)
+        m1 = int(self.order) + 1
+        f64, dev = self.dtype_, self.device_
         d = X.shape[1]
-        sigma = torch.as_tensor(np.where(X.std(0) > 0, X.std(0), 1.0), dtype=f64)
-        powers = torch.as_tensor(self.library_.powers_, dtype=f64)  # (p, d)
+        kw: dict[str, Any] = {"dtype": f64, "device": dev}
+        sigma = torch.as_tensor(np.where(X.std(0) > 0, X.std(0), 1.0), **kw)
+        powers = torch.as_tensor(self.library_.powers_, **kw)  # (p, d)
         theta_np = self._theta(X)
         spread = theta_np.std(0)
         spread = np.where(spread > 0, spread, np.abs(theta_np).mean(0))
-        theta_scale = torch.as_tensor(spread, dtype=f64).clamp(min=1e-12)
+        theta_scale = torch.as_tensor(spread, **kw).clamp(min=1e-12)
         coef_unit = sigma[:, None] / theta_scale  # xi = beta * coef_unit
-        beta = torch.nn.Parameter(torch.as_tensor(coef0, dtype=f64) / coef_unit)
-        mask = torch.as_tensor(coef0 != 0)
+        beta = torch.nn.Parameter(torch.as_tensor(coef0, **kw) / coef_unit)
+        mask = torch.as_tensor(coef0 != 0, device=dev)
         data = []
-        for w, idx in self._windows(t).items():
-            Xw = torch.as_tensor(X[idx], dtype=f64)  # (n_win, w, d)
-            steps = torch.as_tensor(self._steps(t[idx]), dtype=f64)
+        for w, idx in self._windows(t, bounds).items():
+            Xw = torch.as_tensor(X[idx], **kw)  # (n_win, w, d)
+            steps = torch.as_tensor(self._steps(t[idx]), **kw)
             # encoder weights drawn from the local generator (no global RNG use)
             bound = 1.0 / float(np.sqrt(w * d))
             w1 = (2 * torch.rand(hidden, w * d, dtype=f64, generator=gen) - 1) * bound
             enc = [
-                torch.nn.Parameter(w1),
-                torch.nn.Parameter(torch.zeros(hidden, dtype=f64)),
-                torch.nn.Parameter(torch.zeros(w * d, hidden, dtype=f64)),  # x_hat = x
-                torch.nn.Parameter(torch.zeros(w * d, dtype=f64)),
+                torch.nn.Parameter(w1.to(dev)),
+                torch.nn.Parameter(torch.zeros(hidden, **kw)),
+                torch.nn.Parameter(torch.zeros(w * d, hidden, **kw)),  # x_hat = x
+                torch.nn.Parameter(torch.zeros(w * d, **kw)),
             ]
             data.append((Xw, steps, enc, LinearODEFactorCache()))
         params = [beta] + [p for _, _, enc, _ in data for p in enc]
         optim = torch.optim.Adam(params, lr=lr)
-        lhs = torch.zeros(1, 1, 1, m1, dtype=f64)
+        lhs = torch.zeros(1, 1, 1, m1, **kw)
         lhs[..., 1] = 1.0
         central = bool(self.central_smoothness)
         losses: list[float] = []
 
         def loss_fn() -> torch.Tensor:
             xi = beta * mask * coef_unit  # (d, p)
-            total = torch.zeros((), dtype=f64)
+            total = torch.zeros((), **kw)
             for Xw, steps, enc, cache in data:
                 z = (Xw / sigma).flatten(1)
                 hidden_z = torch.tanh(z @ enc[0].T + enc[1])
@@ -387,54 +570,80 @@ class MechanisticODE(BaseEstimator):
                 total = total + (((x_hat - Xw) / sigma) ** 2).mean()
             return total
 
-        for _cycle in range(max_cycles):
-            for _ in range(n_epochs):
+        cycles = self._progress(range(max_cycles), total=max_cycles, desc="cycles")
+        for _cycle in cycles:
+            for _ in range(max_epochs):
                 optim.zero_grad()
                 loss = loss_fn()
                 loss.backward()
                 optim.step()
                 losses.append(float(loss.detach()))
             with torch.no_grad():
-                xi = (beta * mask * coef_unit).numpy()
-                new_mask = mask & torch.as_tensor(np.abs(xi) >= threshold)
+                xi = (beta * mask * coef_unit).cpu().numpy()
+                new_mask = mask & torch.as_tensor(np.abs(xi) >= threshold, device=dev)
                 if torch.equal(new_mask, mask):
                     break
                 mask = new_mask
-        coef = (beta * mask * coef_unit).detach().numpy().copy()
+        coef = self._to_numpy(beta * mask * coef_unit, np.float64).copy()
         return coef, np.asarray(losses)
 
     # ------------------------------------------------------------------ API
+    @fit_context(prefer_skip_nested_validation=False)
     def fit(self, X: Any, y: Any = None, *, t: Any = None) -> MechanisticODE:
         """Discover the ODE from sampled states.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            States, one row per time point. Several trajectories are stacked
-            vertically; each new trajectory is marked by ``t`` decreasing (or not
-            increasing), e.g. restarting at 0.
+        X : array-like of shape (n_samples, n_features), or list of such arrays
+            States, one row per time point. Several trajectories are either given
+            as a list (``[X1, X2]``, as in PySINDy) or stacked vertically, each
+            new trajectory then being marked by ``t`` not increasing (e.g.
+            restarting at 0). Every trajectory needs at least ``order + 2``
+            samples.
         y : None
-            Ignored.
-        t : array-like of shape (n_samples,), optional
-            Sampling times (uniform or not). Requested by default through
+            Ignored. A ``y`` that looks like sample times (a number, or values
+            increasing like times) raises a ``ValueError``: pass those as ``t=``.
+        t : float, array-like of shape (n_samples,) or list of arrays, optional
+            Sampling times (uniform or not), a scalar time step, or one array per
+            trajectory when ``X`` is a list. Requested by default through
             metadata routing. Without it, samples are ``dt`` apart and form one
-            trajectory.
+            trajectory; with the default ``dt=1.0`` a ``UserWarning`` says so.
 
         Returns
         -------
         self : MechanisticODE
+
+        Raises
+        ------
+        ValueError
+            If ``y`` looks like times while ``t`` is None; if a trajectory is
+            shorter than ``order + 2`` samples (including a shuffled ``t``, which
+            reads as many tiny trajectories); on NaN/inf in ``X`` or ``t``.
         """
-        X = validate_input(self, X, reset=True, dtype=np.float64, ensure_min_samples=2)
-        times = self._time(t, X.shape[0])
+        generator = self._setup_torch(X)
+        X, times, bounds = self._trajectories(X, y, t, reset=True, method="fit")
         self.library_ = self._make_library().fit(X)
-        theta = self._theta(X)
-        method = check_option(self.fit_method, "fit_method", ("lstsq", "gradient"))
+        with np.errstate(over="ignore", invalid="ignore"):
+            theta = self._theta(X)
+        if not np.all(np.isfinite(theta)):
+            raise ValueError(
+                "The library terms of X overflow (NaN or inf; e.g. x**2 beyond "
+                f"float64 for max |X| = {np.abs(X).max():.3g}). Rescale X."
+            )
+        method = self.fit_method
         if method == "gradient" and not isinstance(self.library_, PolynomialFeatures):
             raise ValueError("fit_method='gradient' needs library='poly'.")
-        Phi, Y, self.n_windows_ = self._integrated_library(X, times, theta)
+        Phi, Y, self.n_windows_ = self._integrated_library(X, times, theta, bounds)
         self.coef_, self.n_cycles_ = self._stlsq(Phi, Y)
         if method == "gradient":
-            self.coef_, self.loss_curve_ = self._fit_gradient(X, times, self.coef_)
+            self.coef_, self.loss_curve_ = self._fit_gradient(
+                X, times, self.coef_, bounds, generator
+            )
+        if not np.all(np.isfinite(self.coef_)):
+            raise ValueError(
+                "The fit produced non-finite coefficients (the integrated library is "
+                "too ill-conditioned at this scale). Rescale X or t."
+            )
         self.support_ = self.coef_ != 0
         names = self._state_names()
         self.terms_ = np.asarray(
@@ -446,6 +655,14 @@ class MechanisticODE(BaseEstimator):
         return self
 
     def _state_names(self) -> list[str]:
+        if self.feature_names is not None:
+            names = [str(n) for n in self.feature_names]
+            if isinstance(self.feature_names, str) or len(names) != self.n_features_in_:
+                raise ValueError(
+                    f"feature_names must be a list of {self.n_features_in_} names "
+                    f"(one per column of X); got {self.feature_names!r}."
+                )
+            return names
         if hasattr(self, "feature_names_in_"):
             return [str(n) for n in self.feature_names_in_]
         return [f"x{i}" for i in range(self.n_features_in_)]
@@ -465,7 +682,9 @@ class MechanisticODE(BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_input(self, X, reset=False, dtype=np.float64)
-        return self._theta(X) @ self.coef_.T
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self._theta(X) @ self.coef_.T
+        return check_finite_output(out, estimator=self, method="predict")
 
     def equations(self, precision: int = 3) -> list[str]:
         """The discovered equations as strings, one per state.
@@ -550,12 +769,12 @@ class MechanisticODE(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            States (several trajectories separated as in :meth:`fit`).
+        X : array-like of shape (n_samples, n_features), or list of such arrays
+            States (several trajectories given as in :meth:`fit`).
         y : None
-            Ignored.
-        t : array-like of shape (n_samples,), optional
-            Sampling times (requested by default); ``dt`` spacing without it.
+            Ignored (one that looks like times raises, as in :meth:`fit`).
+        t : float, array-like of shape (n_samples,) or list of arrays, optional
+            Sampling times or time step (requested by default), as in :meth:`fit`.
         sample_weight : array-like of shape (n_samples,), optional
             Sample weights.
 
@@ -565,15 +784,9 @@ class MechanisticODE(BaseEstimator):
             R² averaged uniformly over the states.
         """
         check_is_fitted(self)
-        X = validate_input(self, X, reset=False, dtype=np.float64)
-        times = self._time(t, X.shape[0])
+        X, times, bounds = self._trajectories(X, y, t, reset=False, method="score")
         deriv = np.empty_like(X)
-        for a, b in _segments(times):
-            if b - a < 2:
-                raise ValueError(
-                    "score needs at least 2 samples per trajectory to estimate "
-                    "derivatives."
-                )
+        for a, b in bounds:
             deriv[a:b] = np.gradient(
                 X[a:b], times[a:b], axis=0, edge_order=2 if b - a > 2 else 1
             )
