@@ -32,7 +32,13 @@ from .._validation import (
     tensor_to_numpy,
     validate_input,
 )
-from ._net import RoundDesign, make_strata, t_test_from_parts, welch_batched
+from ._net import (
+    RoundDesign,
+    make_strata,
+    permutation_pvalues,
+    t_test_from_parts,
+    welch_batched,
+)
 
 __all__ = ["NeuralEffectSearch"]
 
@@ -100,6 +106,21 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
     select : {"tau", "p", "t"}, default="tau"
         Which rejected neuron enters ``S``: largest ``|tau|`` (the paper), smallest
         p-value (ties broken by ``|t|``), or largest ``|t|``.
+    test : {"welch", "permutation"}, default="welch"
+        Where each round's p-values come from. ``"welch"``: the t reference with
+        Satterthwaite degrees of freedom (asymptotic; anti-conservative for
+        sparse, skewed codes with unbalanced arms in small trials).
+        ``"permutation"``: a Monte-Carlo randomisation test per round: every
+        tested neuron is residualised on the round's strata and selected neurons
+        (pooled over arms), and the post-stratified Welch t of the residuals is
+        compared with its distribution when the treatment is re-randomised within
+        strata. Valid in small and unbalanced trials; effects and standard errors
+        are still reported from the Welch/OLS contrast.
+    n_permutations : int, default=9999
+        Re-randomisations per round for ``test="permutation"``. p-values cannot
+        fall below ``1 / (n_permutations + 1)``, so this must exceed the number of
+        tested neurons over ``alpha`` for anything to be rejectable (a warning says
+        so otherwise).
     max_rounds : int or None, default=None
         Maximum number of selected neurons.
     min_active : float, default=0.01
@@ -120,7 +141,8 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
     dtype : {"float64", "float32"}, default="float64"
         Precision of the statistics (keep float64 unless memory forces otherwise).
     random_state : int, RandomState instance or None, default=None
-        Seeds the folds of ``residualize="crossfit"``; nothing else is random.
+        Seeds the folds of ``residualize="crossfit"`` and the re-randomisations
+        of ``test="permutation"``; nothing else is random.
 
     Attributes
     ----------
@@ -213,6 +235,8 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
         residualize: str | None = "ols",
         n_folds: int = 5,
         select: str = "tau",
+        test: str = "welch",
+        n_permutations: int = 9999,
         max_rounds: int | None = None,
         min_active: float = 0.01,
         reference_mode: bool | str = False,
@@ -230,6 +254,8 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
         self.residualize = residualize
         self.n_folds = n_folds
         self.select = select
+        self.test = test
+        self.n_permutations = n_permutations
         self.max_rounds = max_rounds
         self.min_active = min_active
         self.reference_mode = reference_mode
@@ -252,7 +278,7 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
         return tags
 
     def __skres_tags__(self) -> SkresTags:
-        return SkresTags(torch=True, stochastic=False)
+        return SkresTags(torch=True, stochastic=self.test == "permutation")
 
     def _check_params(self) -> None:
         if not (
@@ -272,6 +298,8 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
         if check_positive_int(self.n_folds, "n_folds") < 2:
             raise ValueError(f"n_folds must be >= 2; got {self.n_folds!r}.")
         check_option(self.select, "select", ("tau", "p", "t"))
+        check_option(self.test, "test", ("welch", "permutation"))
+        check_positive_int(self.n_permutations, "n_permutations")
         check_positive_int(self.max_rounds, "max_rounds", allow_none=True)
         min_active = check_positive_float(
             self.min_active, "min_active", allow_zero=True
@@ -404,7 +432,9 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
         rng = np.random.default_rng(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
-        result = _Search(self, Z, treated, N, rng).run()
+        _warn_degenerate_columns(Z, treated, self)
+        Z, scale = _power_of_two_scale(Z)
+        result = _rescale(_Search(self, Z, treated, N, rng).run(), scale)
         for key, value in result.items():
             setattr(self, key, value)
         self.n_units_ = int(Z.shape[0])
@@ -582,8 +612,9 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
             perms = np.stack([rs.permutation(treated) for _ in range(n_permutations)])
             search_rng = np.random.default_rng(rs.randint(np.iinfo(np.int32).max))
             first = None
-            if N is None:
+            if N is None and self.test == "welch":
                 first = _first_round_batched(Z, perms, self.device_, self.dtype_)
+            Z = _power_of_two_scale(Z)[0]
             selected, n_first = [], []
             for i, t in enumerate(perms):
                 pre = None if first is None else tuple(part[i] for part in first)
@@ -599,6 +630,75 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
             selected=selected,
             n_first_round_significant=np.array(n_first),
             fwer=float(np.mean(n_selected > 0)),
+        )
+
+
+def _power_of_two_scale(Z: np.ndarray) -> tuple[np.ndarray, float]:
+    """Divide ``Z`` by the power of two nearest above its largest magnitude.
+
+    Every statistic is scale-equivariant, and scaling by a power of two is exact in
+    binary floating point, so this changes nothing but keeps codes near 1e-300 or
+    1e300 from under- or overflowing in the sums of squares (one factor for all
+    columns, so effects stay comparable across neurons)."""
+    top = float(np.max(np.abs(Z))) if Z.size else 0.0
+    if top == 0 or 2.0**-16 <= top <= 2.0**16:
+        return Z, 1.0
+    scale = float(np.ldexp(1.0, int(np.frexp(top)[1])))
+    return Z / Z.dtype.type(scale), scale
+
+
+def _rescale(result: dict[str, Any], scale: float) -> dict[str, Any]:
+    """Effects and standard errors back on the caller's scale."""
+    if scale == 1.0:
+        return result
+    for key in (
+        "effects_",
+        "std_errors_",
+        "selection_effects_",
+        "selection_std_errors_",
+    ):
+        result[key] = result[key] * scale
+    for record in result["rounds_"]:
+        record["tau"] *= scale
+        record["se"] *= scale
+    return result
+
+
+def _warn_degenerate_columns(
+    Z: np.ndarray, treated: np.ndarray, est: NeuralEffectSearch
+) -> None:
+    """Warn about columns that separate the treatment or are constant."""
+    names = getattr(est, "feature_names_in_", None)
+
+    def label(j: int) -> str:
+        return f"{names[j]!r} (column {j})" if names is not None else f"column {j}"
+
+    lo1, hi1 = Z[treated].min(axis=0), Z[treated].max(axis=0)
+    lo0, hi0 = Z[~treated].min(axis=0), Z[~treated].max(axis=0)
+    separates = (hi0 < lo1) | (hi1 < lo0)
+    if separates.any():
+        cols = ", ".join(label(j) for j in np.flatnonzero(separates)[:5])
+        warnings.warn(
+            f"X {cols} perfectly separates the treatment (e.g. it is the treatment "
+            "or a copy of it): it will be selected first, trivially. Drop it from X "
+            "or pass it as nuisance=.",
+            UserWarning,
+            stacklevel=3,
+        )
+    constant = Z.max(axis=0) == Z.min(axis=0)
+    if constant.all():
+        warnings.warn(
+            "every column of X is constant over the units (identical rows): there "
+            "is nothing to test; effects_ are 0 and p_values_ are NaN.",
+            UserWarning,
+            stacklevel=3,
+        )
+    elif constant.any():
+        warnings.warn(
+            f"{int(constant.sum())} constant column(s) of X (e.g. "
+            f"{label(int(np.flatnonzero(constant)[0]))}) are not tested.",
+            UserWarning,
+            stacklevel=3,
         )
 
 
@@ -731,9 +831,10 @@ class _Search:
         return design
 
     def _test(self, design: RoundDesign, cols: np.ndarray) -> tuple[np.ndarray, ...]:
-        tau, var, den = (np.full(len(cols), np.nan) for _ in range(3))
+        tau, var, den, p_perm = (np.full(len(cols), np.nan) for _ in range(4))
         start = 0
         contiguous = bool(np.all(np.diff(cols) == 1))
+        permute = self.est.test == "permutation"
         for block in _column_blocks(len(self.Z), cols):
             if contiguous:
                 Y = self.Zt[:, int(block[0]) : int(block[-1]) + 1]
@@ -744,8 +845,13 @@ class _Search:
             parts = design.stats(Y)
             sl = slice(start, start + len(block))
             tau[sl], var[sl], den[sl] = parts
+            if permute:
+                p_perm[sl] = permutation_pvalues(
+                    design, Y, self.est.n_permutations, self.rng
+                )
             start += len(block)
-        return (tau, *t_test_from_parts(tau, var, den))
+        se, t, dof, p = t_test_from_parts(tau, var, den)
+        return tau, se, t, dof, (p_perm if permute else p)
 
     def _reject(self, p: np.ndarray, m: int) -> tuple[np.ndarray, float]:
         alpha, correction = self.est.alpha, self.est.correction
@@ -774,99 +880,130 @@ class _Search:
         return int(idx[np.lexsort((-np.abs(t[idx]), p[idx]))[0]])
 
     # ----------------------------------------------------------------- search
-    def run(self) -> dict[str, Any]:
-        est, cfg = self.est, self.cfg
-        n, m = self.Z.shape
-        all_cols = np.arange(m)
-        if cfg["reference"]:
-            active = np.ones(m, dtype=bool)
+    def _active(self) -> np.ndarray:
+        """Neurons that are tested (all of them in reference mode)."""
+        m = self.Z.shape[1]
+        if self.cfg["reference"]:
+            return np.ones(m, dtype=bool)
+        nonzero = (self.Z != 0).mean(axis=0)
+        constant = self.Z.max(axis=0) == self.Z.min(axis=0)
+        return (nonzero >= self.est.min_active) & (nonzero > 0) & ~constant
+
+    def _round(
+        self, S: list[int], active: np.ndarray, candidates: np.ndarray
+    ) -> tuple[RoundDesign, tuple[np.ndarray, ...], np.ndarray, float, int]:
+        """Test one round: the design, full-width (tau, se, t, df, p), the
+        rejected mask (before removing ``S``), the threshold and the family size."""
+        cfg, m = self.cfg, self.Z.shape[1]
+        design = self._design(S)
+        # The shipped code tests every neuron (selected ones included) and counts
+        # the finite p-values; otherwise only the remaining active neurons.
+        tested = (
+            np.arange(m) if (cfg["reference"] or not S) else np.flatnonzero(candidates)
+        )
+        if not S and self.first_round is not None and self.nuisance is None:
+            tau_f, var_f, den_f = self.first_round
+            parts: tuple[np.ndarray, ...] = (
+                tau_f,
+                *t_test_from_parts(*self.first_round),
+            )
         else:
-            nonzero = (self.Z != 0).mean(axis=0)
-            constant = self.Z.max(axis=0) == self.Z.min(axis=0)
-            active = (nonzero >= est.min_active) & (nonzero > 0) & ~constant
-        n_active = int(active.sum())
+            parts = self._test(design, tested)
+        full = tuple(np.full(m, np.nan) for _ in range(5))
+        for out, part in zip(full, parts, strict=True):
+            out[tested] = part
+        p = full[4]
+        if cfg["reference"]:
+            n_family = int(np.isfinite(p).sum())
+        elif cfg["m_all"]:
+            n_family = int(active.sum())
+        else:
+            n_family = int(candidates.sum())
+        self._warn_resolution(n_family)
+        rejected, thr = self._reject(np.where(active, p, np.nan), n_family)
+        return design, full, rejected, thr, n_family
+
+    def _warn_resolution(self, n_family: int) -> None:
+        """Warn once when no permutation p-value can pass the threshold."""
+        est = self.est
+        if est.test != "permutation" or n_family == 0 or self._warned:
+            return
+        floor = 1.0 / (est.n_permutations + 1)
+        level = est.alpha / n_family if est.correction != "none" else est.alpha
+        if floor >= level:
+            self._warned = True
+            needed = int(np.ceil(2 * n_family / est.alpha))
+            warnings.warn(
+                f"test='permutation' with n_permutations={est.n_permutations} "
+                f"cannot give a p-value below {floor:.2g}, above this round's "
+                f"threshold {level:.2g} ({n_family} tested neurons): nothing can be "
+                f"rejected. Use n_permutations >= {needed}.",
+                UserWarning,
+                stacklevel=5,
+            )
+
+    @staticmethod
+    def _record(
+        S: list[int],
+        j: int,
+        full: tuple[np.ndarray, ...],
+        thr: float,
+        n_tested: int,
+        rejected: np.ndarray,
+        design: RoundDesign,
+    ) -> dict[str, Any]:
+        tau, se, t, dof, p = full
+        return {
+            "round": len(S) + 1,
+            "neuron": j,
+            "tau": float(tau[j]),
+            "se": float(se[j]),
+            "t": float(t[j]),
+            "df": float(dof[j]),
+            "p": float(p[j]),
+            "threshold": float(thr),
+            "n_tested": n_tested,
+            "n_significant": int(rejected.sum()),
+            "n_cells": design.n_cells,
+            "n_stratifiers": design.n_used,  # type: ignore[attr-defined]
+            "bins": design.q_used,  # type: ignore[attr-defined]
+            "n_units_kept": design.n_units_kept,
+        }
+
+    def run(self) -> dict[str, Any]:
+        est = self.est
+        m = self.Z.shape[1]
+        self._warned = False
+        active = self._active()
         S: list[int] = []
         rounds: list[dict[str, Any]] = []
         first: dict[str, np.ndarray] = {}
         stop = "no candidates"
         while est.max_rounds is None or len(S) < est.max_rounds:
-            in_S = np.zeros(m, dtype=bool)
-            in_S[S] = True
-            candidates = active & ~in_S
+            candidates = active.copy()
+            candidates[S] = False
             if not candidates.any():
                 stop = "no candidates"
                 break
-            design = self._design(S)
-            # The shipped code tests every neuron (selected ones included) and counts
-            # the finite p-values; otherwise only the remaining active neurons.
-            tested = (
-                all_cols if (cfg["reference"] or not S) else np.flatnonzero(candidates)
-            )
-            if not S and self.first_round is not None and self.nuisance is None:
-                tau_f, var_f, den_f = self.first_round
-                parts: tuple[np.ndarray, ...] = (
-                    tau_f,
-                    *t_test_from_parts(tau_f, var_f, den_f),
-                )
-            else:
-                parts = self._test(design, tested)
-            tau, se, t, dof, p = (np.full(m, np.nan) for _ in range(5))
-            for full, part in zip((tau, se, t, dof, p), parts, strict=True):
-                full[tested] = part
-            if cfg["reference"]:
-                n_family = int(np.isfinite(p).sum())
-            elif cfg["m_all"]:
-                n_family = n_active
-            else:
-                n_family = int(candidates.sum())
-            p_family = np.where(active, p, np.nan)
-            rejected, thr = self._reject(p_family, n_family)
+            design, full, rejected, thr, _ = self._round(S, active, candidates)
             if not S:
-                first = {
-                    "effects_": tau,
-                    "std_errors_": se,
-                    "p_values_": p,
-                    "dofs_": dof,
-                    "first_round_significant_": np.flatnonzero(rejected & active),
-                }
+                first = _first_round(full, rejected & active)
             rejected &= candidates
-            if not np.isfinite(p[candidates]).any():
+            if not np.isfinite(full[4][candidates]).any():
                 stop = "no valid p-value"
                 break
             if not rejected.any():
                 stop = "no rejection"
                 break
-            j = self._pick(tau, t, p, rejected)
-            rounds.append(
-                {
-                    "round": len(S) + 1,
-                    "neuron": j,
-                    "tau": float(tau[j]),
-                    "se": float(se[j]),
-                    "t": float(t[j]),
-                    "df": float(dof[j]),
-                    "p": float(p[j]),
-                    "threshold": float(thr),
-                    "n_tested": int(candidates.sum()),
-                    "n_significant": int(rejected.sum()),
-                    "n_cells": design.n_cells,
-                    "n_stratifiers": design.n_used,  # type: ignore[attr-defined]
-                    "bins": design.q_used,  # type: ignore[attr-defined]
-                    "n_units_kept": design.n_units_kept,
-                }
-            )
+            j = self._pick(full[0], full[2], full[4], rejected)
+            n_tested = int(candidates.sum())
+            rounds.append(self._record(S, j, full, thr, n_tested, rejected, design))
             S.append(j)
         else:
             stop = "max_rounds"
-        if not first:  # stopped before any round (no active neuron)
-            nan = np.full(m, np.nan)
-            first = {
-                "effects_": nan,
-                "std_errors_": nan.copy(),
-                "p_values_": nan.copy(),
-                "dofs_": nan.copy(),
-                "first_round_significant_": np.zeros(0, dtype=np.int64),
-            }
+        if not first:  # no active neuron: report the naive round anyway
+            full = self._test(self._design([]), np.arange(m))
+            first = _first_round(full, np.zeros(m, dtype=bool))
         return {
             **first,
             "selected_features_": np.asarray(S, dtype=np.int64),
@@ -877,3 +1014,14 @@ class _Search:
             "stop_reason_": stop,
             "active_mask_": active,
         }
+
+
+def _first_round(full: tuple[np.ndarray, ...], rejected: np.ndarray) -> dict[str, Any]:
+    tau, se, _, dof, p = full
+    return {
+        "effects_": tau.copy(),
+        "std_errors_": se.copy(),
+        "p_values_": p.copy(),
+        "dofs_": dof.copy(),
+        "first_round_significant_": np.flatnonzero(rejected),
+    }
