@@ -743,7 +743,7 @@ def _estimate(
     ``scale`` is a power of two, so the rescaling is exact in binary floating point.
     """
     top = float(np.max(np.abs(y)))
-    scale = float(np.ldexp(1.0, int(np.frexp(top)[1]))) if top > 0 else 1.0
+    scale = float(np.ldexp(1.0, int(np.frexp(top)[1]) - 1)) if top > 0 else 1.0
     ys = y / scale
     if inference == "randomization" and plan.method == "aipw":
         if plan.outcome_model is not None or (
@@ -779,7 +779,7 @@ def _estimate(
         df = float("nan")
     else:
         p, ci = _t_inference(ate, se, df, alpha, alternative, 1.0)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         values = np.array([ate, se, *ci]) * scale
     if not np.all(np.isfinite(values[:2])) or np.any(np.isnan(values)):
         raise ValueError(
