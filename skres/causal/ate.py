@@ -534,13 +534,9 @@ def _resolve_cv(cv: Any, outcome_model: Any, propensity: Any, W: Any) -> int:
         return 5 if (flexible and W is not None) else 0
     if cv is None:
         return 0
-    if (
-        isinstance(cv, bool)
-        or not isinstance(cv, numbers.Integral)
-        or not (cv == 1 or cv >= 2)
-    ):
+    if isinstance(cv, bool) or not isinstance(cv, numbers.Integral) or int(cv) < 1:
         raise ValueError(f"cv must be 'auto', None or an integer >= 1; got {cv!r}.")
-    return 0 if cv == 1 or W is None else int(cv)
+    return 0 if int(cv) == 1 or W is None else int(cv)
 
 
 def prediction_powered_ate(

@@ -795,6 +795,7 @@ class _Search:
         self.nuisance = nuisance
         self.rng = rng
         self.first_round = first_round
+        self._warned: bool = False
         self.cfg = est._settings()
         self.device = est.device_
         self.dtype = est.dtype_
@@ -973,7 +974,6 @@ class _Search:
     def run(self) -> dict[str, Any]:
         est = self.est
         m = self.Z.shape[1]
-        self._warned = False
         active = self._active()
         S: list[int] = []
         rounds: list[dict[str, Any]] = []
