@@ -453,7 +453,7 @@ def test_work_n5000_m4600(monkeypatch):
     """The fit time (< 10 s) is a benchmark (``python -m benchmarks nes``); the test
     counts the work: each round tests every remaining neuron once, in a few batched
     calls (not one call per neuron)."""
-    import skres.causal.effect_search as es
+    import skres.causal._nes_search as es
 
     widths = []
     real = es.RoundDesign.stats
