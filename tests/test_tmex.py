@@ -506,6 +506,26 @@ def test_pcm_settings():
         TMEXScorer(ci_test="pcm", blocks=[[0, 1]], expected=np.zeros((1, 5))).fit(
             Z_hat, Z
         )
+    with pytest.raises(ValueError, match="pcm_test_split"):
+        TMEXScorer(ci_test="pcm", pcm_test_split=1.0).fit(Z_hat, Z)
+    with pytest.raises(ValueError, match="pcm_rep"):
+        TMEXScorer(ci_test="pcm", pcm_rep=0).fit(Z_hat, Z)
+
+
+@pytest.mark.parametrize("eps", [1e-3, 1e-7, 1e-10])
+def test_exact_small_contamination_is_detected(eps):
+    # The guard is relative to round-off, not to a fixed fraction of the variance:
+    # Z_hat_0 = Z_0 + eps * Z_3 measures Z_3 too, however small eps is.
+    rng = np.random.default_rng(7)
+    Z = rng.standard_normal((2000, 4))
+    Z_hat = Z.copy()
+    Z_hat[:, 0] += eps * Z[:, 3]
+    scorer = TMEXScorer().fit(Z_hat, Z)
+    assert scorer.pvalues_[0, 3] < 1e-100
+    assert not scorer.degenerate_[0, 3]
+    assert scorer.score_ == 1
+    exact = TMEXScorer().fit(Z.copy(), Z)
+    assert exact.score_ == 0 and exact.degenerate_.sum() == 12
 
 
 @pytest.mark.parametrize(
