@@ -178,7 +178,7 @@ def derm_weights(
     settings: Any,
     *,
     weighting: str = "derm",
-    clip: float = 1e-3,
+    clip: float = 1e-6,
     y_bins: Any = None,
     sample_weight: Any = None,
     normalize: bool = True,
@@ -201,8 +201,13 @@ def derm_weights(
         ``"derm"``: ``[Var(Y|z) / Var(Y)] / P(y, z)``. ``"independence"``:
         ``P(y) P(z) / P(y, z)``, which makes ``Y`` and ``Z`` independent in the
         weighted sample but keeps deterministic settings.
-    clip : float, default=1e-3
-        Floor on ``P(y, z)`` in the denominator.
+    clip : float, default=1e-6
+        Floor on ``P(y, z)`` in the denominator. The default (the lab's
+        implementation) leaves every observed cell (``P >= 1 / n``) unclipped up to
+        a million samples: the exact DERM weights. ``1e-3`` (the ISTAnt paper's
+        value) caps the weight of cells rarer than 1 in 1000: lower weight variance
+        (larger effective sample size), at the price of a bias towards the
+        unweighted fit on exactly the rare cells DERM exists to up-weight.
     y_bins : int, array-like or None, default=None
         Discretisation of a continuous ``y`` for ``P(Y, Z)`` only: a number of
         quantile bins or an array of inner bin edges. ``Var(Y | Z)`` always uses the
@@ -298,8 +303,23 @@ def derm_weights(
         weights = weights * sw
         if normalize and weights.sum() > 0:
             weights = weights * (sw.sum() / weights.sum())
+    names = _settings_names(settings, z_rows.shape[1])
+    table = _cell_table(z_rows, y_labels, joint_counts, p_joint, ratio, cell_w, names)
+    return weights, table
+
+
+def _cell_table(
+    z_rows: np.ndarray,
+    y_labels: np.ndarray,
+    joint_counts: np.ndarray,
+    p_joint: np.ndarray,
+    ratio: np.ndarray,
+    cell_w: np.ndarray,
+    setting_names: list[str],
+) -> pd.DataFrame:
+    """One row per observed (settings, outcome) cell."""
+    n_y = y_labels.shape[0]
     observed = np.flatnonzero(joint_counts > 0)
-    setting_names = _settings_names(settings, z_rows.shape[1])
     table = pd.DataFrame(
         {
             **{
@@ -314,7 +334,7 @@ def derm_weights(
     )
     table.attrs["n_y"] = n_y
     table.attrs["settings_columns"] = setting_names
-    return weights, table
+    return table
 
 
 # ------------------------------------------------------------------ meta-estimators
@@ -348,7 +368,7 @@ class _BaseDERM(MetaEstimatorMixin, BaseEstimator):
         estimator: Any = None,
         *,
         weighting: str = "derm",
-        clip: float = 1e-3,
+        clip: float = 1e-6,
         normalize: bool = True,
         zero_weight_policy: str = "drop",
         random_state: Any = None,
@@ -432,18 +452,7 @@ class _BaseDERM(MetaEstimatorMixin, BaseEstimator):
                 "whose fit takes sample_weight (put preprocessing in a Pipeline "
                 "around the DERM estimator, not inside it)."
             )
-        if sklearn.get_config()["enable_metadata_routing"]:
-            given = {"settings": settings, "sample_weight": sample_weight}
-            routed = process_routing(
-                self,
-                "fit",
-                **{k: v for k, v in given.items() if v is not None},
-                **fit_params,
-            )
-            inner_params = dict(routed.estimator.fit)
-        else:
-            inner_params = dict(fit_params)
-        inner_params.pop("sample_weight", None)
+        inner_params = self._inner_fit_params(settings, sample_weight, fit_params)
         inner_tags = get_tags(estimator)
         X, y = validate_input(
             self,
@@ -497,6 +506,31 @@ class _BaseDERM(MetaEstimatorMixin, BaseEstimator):
                 DERMWarning,
                 stacklevel=3,
             )
+        rows, fit_weights = self._fit_rows(weights, y)
+        estimator.fit(X[rows], y[rows], sample_weight=fit_weights, **inner_params)
+        self.estimator_ = estimator
+        return self
+
+    def _inner_fit_params(
+        self, settings: Any, sample_weight: Any, fit_params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Fit parameters for the inner estimator (routed when routing is on)."""
+        if sklearn.get_config()["enable_metadata_routing"]:
+            given = {"settings": settings, "sample_weight": sample_weight}
+            routed = process_routing(
+                self,
+                "fit",
+                **{k: v for k, v in given.items() if v is not None},
+                **fit_params,
+            )
+            inner_params = dict(routed.estimator.fit)
+        else:
+            inner_params = dict(fit_params)
+        inner_params.pop("sample_weight", None)
+        return inner_params
+
+    def _fit_rows(self, weights: np.ndarray, y: np.ndarray) -> tuple[Any, np.ndarray]:
+        """Rows and weights the inner estimator is fitted on (zero_weight_policy)."""
         fit_weights = weights
         rows: Any = slice(None)
         if self.zero_weight_policy == "drop" and np.any(weights == 0):
@@ -511,9 +545,7 @@ class _BaseDERM(MetaEstimatorMixin, BaseEstimator):
             positive = weights[weights > 0]
             eps = 1e-8 * (positive.mean() if positive.size else 1.0)
             fit_weights = np.where(weights == 0, eps, weights)
-        estimator.fit(X[rows], y[rows], sample_weight=fit_weights, **inner_params)
-        self.estimator_ = estimator
-        return self
+        return rows, fit_weights
 
     def _warn_degenerate(self, table: pd.DataFrame, weights: np.ndarray) -> None:
         setting_cols = list(table.attrs["settings_columns"])
@@ -596,8 +628,8 @@ class DERMClassifier(ClassifierMixin, _BaseDERM):
         ``LogisticRegression()``.
     weighting : {"derm", "independence"}, default="derm"
         ``"independence"`` uses ``P(y) P(z) / P(y, z)`` instead.
-    clip : float, default=1e-3
-        Floor on ``P(y, z)``.
+    clip : float, default=1e-6
+        Floor on ``P(y, z)`` (see :func:`derm_weights` for the trade-off).
     normalize : bool, default=True
         Rescale the weights to mean 1 (to ``sum(sample_weight)`` with weights).
     zero_weight_policy : {"drop", "keep_eps"}, default="drop"
@@ -805,8 +837,8 @@ class DERMRegressor(RegressorMixin, _BaseDERM):
         Number of quantile bins, or inner bin edges, for a continuous ``y``.
     weighting : {"derm", "independence"}, default="derm"
         ``"independence"`` uses ``P(y) P(z) / P(y, z)`` instead.
-    clip : float, default=1e-3
-        Floor on ``P(y, z)``.
+    clip : float, default=1e-6
+        Floor on ``P(y, z)`` (see :func:`derm_weights` for the trade-off).
     normalize : bool, default=True
         Rescale the weights to mean 1 (to ``sum(sample_weight)`` with weights).
     zero_weight_policy : {"drop", "keep_eps"}, default="drop"
@@ -868,7 +900,7 @@ class DERMRegressor(RegressorMixin, _BaseDERM):
         *,
         y_bins: Any = None,
         weighting: str = "derm",
-        clip: float = 1e-3,
+        clip: float = 1e-6,
         normalize: bool = True,
         zero_weight_policy: str = "drop",
         random_state: Any = None,

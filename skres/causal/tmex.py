@@ -100,10 +100,14 @@ class TMEXScorer(BaseEstimator):
         Fraction of samples in the test half of each ``"pcm"`` split.
     kci_epsilon : float, default=1e-3
         Ridge of the kernel regression on the conditioning set in ``"kci"``.
-    degenerate_tol : float, default=1e-12
+    degenerate_tol : float, default=1e-24
         A pair whose residual sum of squares (block on ``Z_{-j}``, or ``Z_j`` on
         ``Z_{-j}``) is at most ``degenerate_tol`` times the total sum of squares
-        gets p = 1: nothing is left that could depend on ``Z_j``. Without this guard
+        gets p = 1: nothing is left that could depend on ``Z_j``. The default is a
+        residual standard deviation of ``1e-12`` times the variable's, about
+        ``1e4`` times float64 round-off: an exact identity (residuals at round-off)
+        scores 0, while an exact contamination of any magnitude above that (e.g.
+        ``Z_hat_0 = Z_0 + 1e-7 Z_3``) is tested, and detected. Without this guard
         the p-value of an exact identity is decided by floating-point round-off.
     random_state : int, RandomState instance or None, default=None
         Seeds the sample splits of ``"pcm"`` and the multiplier bootstrap of
@@ -222,7 +226,7 @@ class TMEXScorer(BaseEstimator):
         pcm_rep: int = 9,
         pcm_test_split: float = 0.5,
         kci_epsilon: float = 1e-3,
-        degenerate_tol: float = 1e-12,
+        degenerate_tol: float = 1e-24,
         random_state: Any = None,
         n_jobs: int | None = None,
         verbose: int = 0,
