@@ -571,3 +571,27 @@ def test_weights_take_any_discrete_labels():
     derm = DERMClassifier().fit(data.X, labels, settings=data.settings)
     np.testing.assert_array_equal(derm.classes_, ["no", "yes"])
     np.testing.assert_allclose(derm.sample_weight_, ref)
+
+
+def test_cell_table_keeps_the_callers_settings_names():
+    import pandas as pd
+
+    rng = np.random.RandomState(4)
+    T = rng.randint(0, 2, 600)
+    site = rng.choice(["a", "b", "c"], 600)
+    y = (rng.rand(600) < 0.3 + 0.4 * T).astype(int)
+    X = np.column_stack([y + rng.standard_normal(600), T])
+    frame = pd.DataFrame({"treated": T, "site": site})
+    clf = DERMClassifier().fit(X, y, settings=frame)
+    table = clf.cell_table_
+    assert table.columns.tolist()[:3] == ["treated", "site", "y"]
+    assert set(table["site"]) == {"a", "b", "c"}
+    assert table["count"].sum() == 600
+    # Same weights as the unnamed array: names change nothing else.
+    plain = DERMClassifier().fit(X, y, settings=frame.to_numpy())
+    assert plain.cell_table_.columns.tolist()[:2] == ["setting_0", "setting_1"]
+    np.testing.assert_allclose(clf.sample_weight_, plain.sample_weight_)
+    _, series_table = derm_weights(y, pd.Series(T, name="arm"))
+    assert "arm" in series_table.columns
+    with pytest.raises(ValueError, match="settings column names"):
+        derm_weights(y, pd.DataFrame({"y": T}))

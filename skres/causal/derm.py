@@ -69,6 +69,30 @@ class DERMWarning(UserWarning):
 
 
 # --------------------------------------------------------------------------- weights
+_CELL_COLUMNS = ("y", "count", "p_joint", "var_ratio", "weight")
+
+
+def _settings_names(settings: Any, n_columns: int) -> list[str]:
+    """The caller's names of the settings columns, else ``setting_0, ...``.
+
+    A DataFrame gives its column names, a named Series its name; names that are
+    not unique strings, or that clash with the cell table's own columns, raise.
+    """
+    if hasattr(settings, "columns"):
+        names = [str(c) for c in settings.columns]
+    elif getattr(settings, "name", None) is not None and n_columns == 1:
+        names = [str(settings.name)]
+    else:
+        return [f"setting_{j}" for j in range(n_columns)]
+    clash = sorted(set(names) & set(_CELL_COLUMNS))
+    if clash or len(set(names)) != len(names):
+        raise ValueError(
+            "settings column names must be unique and differ from the cell table's "
+            f"columns {list(_CELL_COLUMNS)}; got {names}. Rename the columns."
+        )
+    return names
+
+
 def _encode_settings(settings: Any, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
     """Integer cell ids of the rows of ``settings`` and the unique rows."""
     arr = np.asarray(tensor_to_numpy(settings))
@@ -200,7 +224,8 @@ def derm_weights(
     weights : ndarray of shape (n_samples,)
         Non-negative weights; rows of zero-variance settings get 0.
     cell_table : pandas.DataFrame
-        One row per observed ``(z, y)`` cell: the settings columns, ``y``,
+        One row per observed ``(z, y)`` cell: the settings columns (named as the
+        caller's DataFrame columns or Series name, else ``setting_0, ...``), ``y``,
         ``count``, ``p_joint``, ``var_ratio`` (``Var(Y|z)/Var(Y)``) and ``weight``
         (the normalised weight of one row of that cell, before ``sample_weight``).
 
@@ -278,7 +303,8 @@ def derm_weights(
         weights = weights * sw
         if normalize and weights.sum() > 0:
             weights = weights * (sw.sum() / weights.sum())
-    table = _cell_table(z_rows, y_labels, joint_counts, p_joint, ratio, cell_w)
+    names = _settings_names(settings, z_rows.shape[1])
+    table = _cell_table(z_rows, y_labels, joint_counts, p_joint, ratio, cell_w, names)
     return weights, table
 
 
@@ -289,6 +315,7 @@ def _cell_table(
     p_joint: np.ndarray,
     ratio: np.ndarray,
     cell_w: np.ndarray,
+    setting_names: list[str],
 ) -> pd.DataFrame:
     """One row per observed (settings, outcome) cell."""
     n_y = y_labels.shape[0]
@@ -296,8 +323,7 @@ def _cell_table(
     table = pd.DataFrame(
         {
             **{
-                f"setting_{j}": z_rows[observed // n_y, j]
-                for j in range(z_rows.shape[1])
+                name: z_rows[observed // n_y, j] for j, name in enumerate(setting_names)
             },
             "y": y_labels[observed % n_y],
             "count": joint_counts[observed].astype(np.int64),
@@ -307,6 +333,7 @@ def _cell_table(
         }
     )
     table.attrs["n_y"] = n_y
+    table.attrs["settings_columns"] = setting_names
     return table
 
 
@@ -521,7 +548,7 @@ class _BaseDERM(MetaEstimatorMixin, BaseEstimator):
         return rows, fit_weights
 
     def _warn_degenerate(self, table: pd.DataFrame, weights: np.ndarray) -> None:
-        setting_cols = [c for c in table.columns if c.startswith("setting_")]
+        setting_cols = list(table.attrs["settings_columns"])
         per_setting = table.groupby(setting_cols, sort=False)
         if self.weighting == "derm":
             zero = per_setting["var_ratio"].first() == 0
@@ -627,7 +654,8 @@ class DERMClassifier(ClassifierMixin, _BaseDERM):
         Fraction of training rows with weight 0.
     cell_table_ : pandas.DataFrame or None
         Per observed (settings, y) cell: counts, ``P(y, z)``, ``Var(y|z)/Var(y)`` and
-        the weight; ``None`` when fitted without settings.
+        the weight; ``None`` when fitted without settings. The settings columns keep
+        the caller's names (DataFrame columns, Series name), else ``setting_j``.
     n_features_in_ : int
         Number of input features.
     feature_names_in_ : ndarray of shape (n_features,)
@@ -830,7 +858,8 @@ class DERMRegressor(RegressorMixin, _BaseDERM):
         Fraction of training rows with weight 0.
     cell_table_ : pandas.DataFrame or None
         Per observed (settings, y or y-bin) cell: counts, ``P(y, z)``,
-        ``Var(y|z)/Var(y)`` and the weight.
+        ``Var(y|z)/Var(y)`` and the weight. The settings columns keep the caller's
+        names (DataFrame columns, Series name), else ``setting_j``.
     n_features_in_ : int
         Number of input features.
     feature_names_in_ : ndarray of shape (n_features,)
