@@ -164,7 +164,9 @@ def test_no_markdown_tables_or_spec_references(page):
     ]
     separators = [line for line in pipe_rows if re.match(r"^\s*\|[\s:|-]+\|\s*$", line)]
     assert not separators, f"{page.name}: Markdown pipe table: {separators[:2]}"
-    assert not re.search(r"spec\s*§|§\s*\d", text), f"{page.name}: internal spec reference"
+    assert not re.search(r"spec\s*§|§\s*\d", text), (
+        f"{page.name}: internal spec reference"
+    )
 
 
 # ------------------------------------------------------------- where things live
