@@ -21,7 +21,12 @@ import numpy as np
 from .._validation import check_positive_float, check_positive_int
 from ._pde import _add_noise, _times
 
-__all__ = ["make_fisher_kpp", "make_heat_source", "make_kdv", "make_kuramoto_sivashinsky"]
+__all__ = [
+    "make_fisher_kpp",
+    "make_heat_source",
+    "make_kdv",
+    "make_kuramoto_sivashinsky",
+]
 
 
 def _etdrk4(
