@@ -448,3 +448,68 @@ def test_mechanistic_refinement_with_a_third_order_term():
     ).fit(u, t=t, x=x)
     assert model.solver_used_
     np.testing.assert_allclose(model.coef_, [-6.0, -1.0], rtol=0.05)
+
+
+# ------------------------------------------- several fields, 2-D grids
+@cache
+def _spiral(noise):
+    from skres.datasets import make_reaction_diffusion
+
+    u, v, t, x, y = make_reaction_diffusion(
+        n_points=32, n_times=31, noise=noise, random_state=4
+    )
+    return np.stack([u, v], -1), t, x, y
+
+
+LAMBDA_OMEGA = [
+    {"u": 1, "u^3": -1, "u v^2": -1, "u^2 v": 1, "v^3": 1, "u_xx": 0.1, "u_yy": 0.1},
+    {"v": 1, "u^3": -1, "u v^2": -1, "u^2 v": -1, "v^3": -1, "v_xx": 0.1, "v_yy": 0.1},
+]
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.01])
+def test_lambda_omega_two_fields_2d(noise):
+    F, t, x, y = _spiral(noise)
+    model = PDEDiscoverer(weak_support=(6, 6)).fit(F, t=t, x=(x, y))
+    assert model.coef_.shape == (2, len(model.feature_names_))
+    for row, truth in zip(model.coef_, LAMBDA_OMEGA, strict=True):
+        names = model.feature_names_
+        assert set(names[row != 0]) == set(truth), model.equations(3)
+        if noise == 0:
+            for term, value in truth.items():
+                got = row[list(names).index(term)]
+                assert abs(got / value - 1) < 0.05, model.equations(3)
+    assert model.equations()[0].startswith("u_t = ")
+    with pytest.raises(ValueError, match="several fields"):
+        model.predict(F[:, :, 0])
+
+
+def test_navier_stokes_vorticity_2d_small():
+    from skres.datasets import make_navier_stokes_vorticity
+
+    w, u, v, t, x, y = make_navier_stokes_vorticity(n_points=32, n_times=21)
+    model = PDEDiscoverer(
+        terms={"degree": 2, "derivative_fields": [0]}, field_names=["w", "u", "v"]
+    ).fit(np.stack([w, u, v], -1), t=t, x=(x, y))
+    row = model.coef_[0]
+    truth = {"u w_x": -1.0, "v w_y": -1.0, "w_xx": 0.05, "w_yy": 0.05}
+    names = list(model.feature_names_)
+    assert set(model.feature_names_[row != 0]) == set(truth), model.equations(4)
+    for term, value in truth.items():
+        assert abs(row[names.index(term)] / value - 1) < 0.05
+
+
+def test_fields_bad_inputs():
+    F, t, x, y = _spiral(0.0)
+    with pytest.raises(ValueError, match="mechanistic"):
+        PDEDiscoverer(method="mechanistic").fit(F, t=t, x=(x, y))
+    with pytest.raises(ValueError, match=r"x=\(x, y\)"):
+        PDEDiscoverer().fit(F, t=t, x=x)
+    with pytest.raises(ValueError, match="field_names"):
+        PDEDiscoverer(field_names=["a"]).fit(F, t=t, x=(x, y))
+    with pytest.raises(ValueError, match="terms"):
+        PDEDiscoverer(terms={"u_x": 1}).fit(F, t=t, x=(x, y))
+    bad = F.copy()
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        PDEDiscoverer().fit(bad, t=t, x=(x, y))

@@ -18,6 +18,7 @@ from ._pde_spectral import (
     make_heat_source,
     make_kdv,
     make_kuramoto_sivashinsky,
+    make_navier_stokes_vorticity,
 )
 from ._ppci import make_causal_digits, make_visible_treatment
 from ._residual import make_residual_units
@@ -42,6 +43,7 @@ __all__ = [
     "make_kdv",
     "make_kuramoto_sivashinsky",
     "make_lorenz",
+    "make_navier_stokes_vorticity",
     "make_measurement_model",
     "make_paradox_trial",
     "make_planted_heads",

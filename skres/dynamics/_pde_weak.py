@@ -19,8 +19,8 @@ lattice of centres turn every column into two small matrix products.
 Pruning is modified sequential thresholding (MSTLS) on the weak system: for each
 threshold ``lam`` on a log grid, terms whose coefficient falls outside
 ``[lam max(1, |b|/|G_j|), min(1, |b|/|G_j|) / lam]`` are dropped and the rest
-refitted; ``lam`` minimises ``|G (xi_lam - xi_0)| / |G xi_0| + 0.01 |supp xi_lam|``,
-the misfit of the sparse model relative to least squares plus 1 % per term kept
+refitted; ``lam`` minimises ``|G (xi_lam - xi_0)| / |G xi_0| + 0.004 |supp xi_lam|``,
+the misfit of the sparse model relative to least squares plus 0.4 % per term kept
 (Messenger & Bortz weigh a term by ``1 / J`` instead; with that weight a term that
 explains less than ``1 / J`` of the dynamics, such as the diffusion of Fisher-KPP,
 is dropped).
@@ -139,7 +139,7 @@ def mstls(
     G: np.ndarray,
     b: np.ndarray,
     lambdas: np.ndarray | None = None,
-    penalty: float = 0.01,
+    penalty: float = 0.004,
 ) -> tuple[np.ndarray, float]:
     """Modified sequential thresholding with the threshold chosen by the loss above.
 

@@ -46,6 +46,7 @@ from .._validation import (
     validate_input,
 )
 from ._equations import format_equation
+from ._pde_fields import FieldsMixin
 from ._pde_library import (
     DERIVATIVE_ORDER,
     MIN_SOLVER_POINTS,
@@ -63,7 +64,7 @@ from ._pde_weak import mstls, weak_system
 __all__ = ["PDEDiscoverer"]
 
 
-class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
+class PDEDiscoverer(FieldsMixin, TorchEstimatorMixin, BaseEstimator):
     """Discover a 1-D evolution PDE from gridded data with a mechanistic PDE solver.
 
     Fits ``u_t + p(u~) u_x + q(u~) u_xx = r(u~)`` (``p``, ``q``, ``r`` sparse
@@ -197,6 +198,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
         terms: dict[str, Any] | None = None,
         method: str = "weak",
         weak_support: tuple[int, int] = (12, 24),
+        field_names: Any = None,
         window: tuple[int, int] = (8, 32),
         n_windows: int = 16,
         denoise: str | None = None,
@@ -218,6 +220,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
         self.terms = terms
         self.method = method
         self.weak_support = weak_support
+        self.field_names = field_names
         self.window = window
         self.n_windows = n_windows
         self.denoise = denoise
@@ -353,22 +356,27 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_times, n_points)
-            The field ``u``; row ``i`` is the snapshot at time ``t[i]``.
+        X : array-like of shape (n_times, n_points) or (n_times, n_x[, n_y], n_fields)
+            The field ``u``; row ``i`` is the snapshot at time ``t[i]``. Several
+            fields (last axis) on a 1-D or 2-D grid are fitted by the weak form,
+            one equation per field.
         y : None
             Ignored.
         t : array-like of shape (n_times,), optional
             Strictly increasing times (requested by default through metadata
-            routing); unit spacing when omitted.
-        x : array-like of shape (n_points,), optional
-            Strictly increasing spatial grid (requested by default); unit spacing
-            when omitted.
+            routing); unit spacing (with a warning) when omitted.
+        x : array-like of shape (n_points,) or pair of arrays, optional
+            Strictly increasing spatial grid (requested by default); for a 2-D
+            grid the pair ``(x, y)``. Unit spacing (with a warning) when omitted.
 
         Returns
         -------
         self : PDEDiscoverer
         """
         raw = X
+        if np.ndim(X) >= 3:
+            self._setup_torch(None)
+            return self._fit_fields(X, t, x, self._check_params())
         X = validate_input(
             self,
             X,
@@ -587,6 +595,11 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
             One equation, e.g. ``["u_t = -1.000 u u_x + 0.100 u_xx"]``.
         """
         check_is_fitted(self)
+        if np.ndim(self.coef_) == 2:
+            return [
+                format_equation(f"{name}_t", row, self.feature_names_, precision)
+                for name, row in zip(self.field_names_, self.coef_, strict=True)
+            ]
         return [format_equation("u_t", self.coef_, self.feature_names_, precision)]
 
     def print(self, precision: int = 3) -> None:
@@ -621,6 +634,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
             ``Theta(u) @ coef_`` at every grid point.
         """
         check_is_fitted(self)
+        self._check_single_field("predict")
         X = validate_input(self, X, reset=False, dtype=np.float64)
         return self._rhs(X, self._derivatives(X))
 
@@ -668,6 +682,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
         from sklearn.metrics import r2_score
 
         check_is_fitted(self)
+        self._check_single_field("score")
         X = validate_input(self, X, reset=False, dtype=np.float64, ensure_min_samples=2)
         if t is None and len(self.t_) == X.shape[0]:
             times = self.t_
@@ -721,6 +736,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
         from scipy.integrate import solve_ivp
 
         check_is_fitted(self)
+        self._check_single_field("simulate")
         check_option(bc, "bc", ("periodic", "dirichlet"))
         start = np.asarray(u0, dtype=np.float64).ravel()
         if start.size < 3 or not np.all(np.isfinite(start)):
