@@ -59,34 +59,54 @@ from ._pde_library import (
     theta,
 )
 from ._pde_refine import refine
+from ._pde_simulate import SimulateMixin
 from ._pde_weak import mstls, weak_system
 
 __all__ = ["PDEDiscoverer"]
 
 
-class PDEDiscoverer(FieldsMixin, TorchEstimatorMixin, BaseEstimator):
-    """Discover a 1-D evolution PDE from gridded data with a mechanistic PDE solver.
+class PDEDiscoverer(SimulateMixin, FieldsMixin, TorchEstimatorMixin, BaseEstimator):
+    """Discover evolution PDEs from gridded data (weak form or mechanistic solver).
 
-    Fits ``u_t + p(u~) u_x + q(u~) u_xx = r(u~)`` (``p``, ``q``, ``r`` sparse
-    polynomials of the reference field ``u~``) by solving that linear PDE on
-    random windows of the data with :func:`skres.solvers.solve_linear_pde` and
-    minimising the misfit of the solutions, following Mechanistic PDE Networks
-    [1]_. See the module docstring for the method and the sign convention of
-    ``coef_`` (PySINDy's: ``u_t = Theta coef_``).
+    ``method="weak"`` (default) fits the library by weak-form regression over
+    compactly supported test functions (derivatives integrated by parts onto
+    them, robust to noise) with automatic pruning. ``method="mechanistic"``
+    then refines ``u_t + p(u~) u_x + q(u~) u_xx = r(u~)`` (``p``, ``q``, ``r``
+    polynomials of the reference field ``u~``; terms of order 3 and 4 frozen
+    at ``u~``) by solving that linear PDE on random windows of the data with
+    :func:`skres.solvers.solve_linear_pde` and minimising the misfit of the
+    solutions, following Mechanistic PDE Networks [1]_. ``coef_`` follows
+    PySINDy's convention ``u_t = Theta coef_``.
 
-    ``X`` is the field on a tensor grid: one row per time point, one column per
-    spatial point. The time and space coordinates are the routed fit parameters
-    ``t`` and ``x`` (unit spacing when omitted).
+    ``X`` is one field on a 1-D grid, one row per time point (shape
+    ``(n_times, n_points)``), or several fields on a 1-D or 2-D grid
+    (``(n_times, n_x[, n_y], n_fields)``, weak form only, one equation per
+    field). The coordinates are the routed fit parameters ``t`` and ``x``
+    (``x=(x, y)`` on 2-D grids; unit spacing, with a warning, when omitted).
 
     Parameters
     ----------
     terms : dict or None, default=None
-        The library: a mapping from a derivative factor, one of ``"u_x"``,
-        ``"u_xx"`` or ``"rhs"`` (no derivative), to the powers of ``u`` that
-        multiply it, either a maximum degree ``d`` (powers ``0..d``) or a list
-        of powers. ``None`` is ``{"u_x": 2, "u_xx": 1, "rhs": 1}``: the seven
-        terms ``u_x, u u_x, u^2 u_x, u_xx, u u_xx, 1, u``. The two-term Burgers
-        library is ``{"u_x": [1], "u_xx": [0]}``.
+        One field, 1-D: a mapping from a derivative factor, one of ``"rhs"``
+        (no derivative), ``"u_x"``, ``"u_xx"``, ``"u_xxx"``, ``"u_xxxx"``, to
+        the powers of ``u`` that multiply it, a maximum degree ``d`` (powers
+        ``0..d``) or a list of powers. ``None`` is ``{"rhs": 2, "u_x": 2,
+        "u_xx": 1, "u_xxx": 0, "u_xxxx": 0}`` (10 terms). The two-term Burgers
+        library is ``{"u_x": [1], "u_xx": [0]}``. Several fields or 2-D: a dict
+        with ``degree`` (monomials of the fields, default 3), ``order``
+        (derivatives of each field up to this total order, mixed included,
+        default 2), ``derivative_degree`` (monomials multiplying them, default
+        1) and ``derivative_fields`` (indices of the fields whose derivatives
+        enter, default all).
+    method : {"weak", "mechanistic"}, default="weak"
+        Weak-form regression only, or followed by the solver refinement (one
+        field on a 1-D grid).
+    weak_support : tuple of int, default=(12, 24)
+        Radii ``(r_t, r_x)`` of the test functions in grid points (clipped to a
+        quarter of each axis; ``r_x`` is used for every spatial axis). Larger
+        radii average more noise, smaller ones resolve finer structure.
+    field_names : list of str or None, default=None
+        Names of the fields (several fields), default ``u, v, w``.
     window : tuple of int, default=(8, 32)
         Window size ``(n_t, n_x)`` in grid points (clipped to the grid). Windows
         need at least 6 points per dimension for the solver's stencils; on
@@ -101,10 +121,10 @@ class PDEDiscoverer(FieldsMixin, TorchEstimatorMixin, BaseEstimator):
         estimator with a ``transform`` attribute as a transformer.)
     smooth_sigma : float or tuple of float, default=(1.0, 2.0)
         Gaussian standard deviations ``(sigma_t, sigma_x)`` in grid points.
-    init : {"lstsq", "zeros"}, default="lstsq"
-        Start of the optimisation: least squares of finite-difference ``u_t``
-        of ``u~`` on the library evaluated on the windows (PDE-FIND style), or
-        zeros.
+    init : {"weak", "lstsq", "zeros"}, default="weak"
+        Start of the mechanistic refinement: the weak-form fit (its support too
+        when ``threshold="auto"``), least squares of finite-difference ``u_t``
+        on the windows (PDE-FIND style), or zeros.
     solver : {"auto", "direct", "dense", "multigrid"}, default="auto"
         Method of :func:`skres.solvers.solve_linear_pde`.
     mg_levels : int, default=3
@@ -123,9 +143,13 @@ class PDEDiscoverer(FieldsMixin, TorchEstimatorMixin, BaseEstimator):
     l1 : float, default=1e-4
         Weight of the L1 penalty on ``coef_`` added to the relative mean squared
         misfit.
-    threshold : float or None, default=None
-        Sequential thresholding: terms with ``|coef| < threshold`` are removed
-        and the rest refitted, until the support is stable.
+    threshold : "auto", float or None, default="auto"
+        ``"auto"``: modified sequential thresholding of the weak-form system,
+        the threshold chosen so that every kept term lowers the relative
+        weak-form misfit by at least 0.4 % (see ``skres.dynamics._pde_weak``);
+        only selected terms are printed. A float: terms with
+        ``|coef| < threshold`` are removed and the rest refitted until the
+        support is stable. ``None``: every library term is kept.
     device : str or torch.device, default="auto"
         Where the solves run.
     dtype : str, default="float64"
@@ -137,8 +161,13 @@ class PDEDiscoverer(FieldsMixin, TorchEstimatorMixin, BaseEstimator):
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_terms,)
-        Coefficients of ``u_t = sum_j coef_[j] * term_j`` (PySINDy convention).
+    coef_ : ndarray of shape (n_terms,) or (n_fields, n_terms)
+        Coefficients of ``u_t = sum_j coef_[j] * term_j`` (PySINDy convention);
+        one row per field when several fields were fitted.
+    weak_threshold_ : float, list or None
+        The pruning threshold used (chosen by ``threshold="auto"``).
+    field_names_ : ndarray of str
+        Field names (several fields only).
     feature_names_ : ndarray of shape (n_terms,), dtype=object
         Term names, e.g. ``"u u_x"``, ``"u_xx"``, ``"1"``.
     support_ : ndarray of shape (n_terms,), dtype=bool
@@ -700,85 +729,3 @@ class PDEDiscoverer(FieldsMixin, TorchEstimatorMixin, BaseEstimator):
             sim = self.simulate(X[0], times, x, bc=bc)
         sim = np.where(np.isfinite(sim), sim, 0.0)
         return float(r2_score(X[1:].ravel(), sim[1:].ravel(), sample_weight=weights))
-
-    def simulate(
-        self,
-        u0: Any,
-        t: Any,
-        x: Any = None,
-        *,
-        bc: str = "periodic",
-        **solve_ivp_kwargs: Any,
-    ) -> np.ndarray:
-        """Integrate the discovered PDE by the method of lines.
-
-        Parameters
-        ----------
-        u0 : array-like of shape (n_points,)
-            Initial field at ``t[0]``.
-        t : array-like of shape (n_times,)
-            Strictly increasing output times.
-        x : array-like of shape (n_points,), optional
-            Grid; defaults to the fitted ``x_`` (then ``u0`` must match it).
-        bc : {"periodic", "dirichlet"}, default="periodic"
-            ``"periodic"``: uniform grid of a periodic domain of length
-            ``n_points * dx``, spectral derivatives. ``"dirichlet"``: the end
-            values of ``u0`` are held fixed, second-order finite differences.
-        **solve_ivp_kwargs
-            Passed to :func:`scipy.integrate.solve_ivp` (defaults
-            ``method="LSODA"``, ``rtol=1e-8``, ``atol=1e-10``).
-
-        Returns
-        -------
-        ndarray of shape (n_times, n_points)
-            The simulated field; rows after a failed integration are NaN.
-        """
-        from scipy.integrate import solve_ivp
-
-        check_is_fitted(self)
-        self._check_single_field("simulate")
-        check_option(bc, "bc", ("periodic", "dirichlet"))
-        start = np.asarray(u0, dtype=np.float64).ravel()
-        if start.size < 3 or not np.all(np.isfinite(start)):
-            raise ValueError(
-                f"u0 must hold at least 3 finite values; got shape {start.shape}."
-            )
-        n = start.size
-        grid = self.x_ if x is None else x
-        grid = _check_coordinate(grid, "x", n)
-        times = np.asarray(t, dtype=np.float64).ravel()
-        if times.size < 1 or not np.all(np.isfinite(times)):
-            raise ValueError("t must be a non-empty array of finite times.")
-        if np.any(np.diff(times) <= 0):
-            raise ValueError("t must be strictly increasing.")
-        if times.size == 1:
-            return start[None, :].copy()
-        if bc == "periodic":
-            dx = np.diff(grid)
-            if not np.allclose(dx, dx[0], rtol=1e-8, atol=0.0):
-                raise ValueError("bc='periodic' needs a uniform grid x.")
-            k = 2 * np.pi * np.fft.rfftfreq(n, d=dx[0])
-            orders = range(1, max_order(self.library_) + 1)
-
-            def rhs(_: float, u: np.ndarray) -> np.ndarray:
-                u_hat = np.fft.rfft(u)
-                derivs = {m: np.fft.irfft((1j * k) ** m * u_hat, n=n) for m in orders}
-                return self._rhs(u, derivs)
-
-        else:
-
-            def rhs(_: float, u: np.ndarray) -> np.ndarray:
-                derivs = {
-                    m: derivative(u, grid, 0, m)
-                    for m in range(1, max_order(self.library_) + 1)
-                }
-                du = self._rhs(u, derivs)
-                du[[0, -1]] = 0.0
-                return du
-
-        kwargs: dict[str, Any] = {"method": "LSODA", "rtol": 1e-8, "atol": 1e-10}
-        kwargs.update(solve_ivp_kwargs)
-        sol = solve_ivp(rhs, (times[0], times[-1]), start, t_eval=times, **kwargs)
-        out = np.full((times.size, n), np.nan)
-        out[: sol.y.shape[1]] = sol.y.T
-        return out
