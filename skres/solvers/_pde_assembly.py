@@ -248,6 +248,43 @@ def _taylor_points(grid: tuple[int, ...], c: int, forward: bool) -> np.ndarray:
     return np.flatnonzero(keep)
 
 
+def _normal_pattern(fam_cols: list[np.ndarray], n: int) -> tuple[Any, ...]:
+    """Row/column indices of ``A`` from the row families' columns, and the sorted
+    pattern of ``A^T A`` with, for every product ``A_ri A_rj``, its target entry.
+
+    Returns ``(n_rows, rows, cols, pair_a, pair_b, pair_target, m_row, m_col)``.
+    """
+    rows_l, cols_l, pa_l, pb_l, keys_l = [], [], [], [], []
+    row0 = 0
+    k0 = 0
+    for cols in fam_cols:
+        R, W = cols.shape
+        rows_l.append(np.repeat(np.arange(row0, row0 + R), W))
+        cols_l.append(cols.reshape(-1))
+        base = k0 + np.arange(R)[:, None, None] * W
+        a = np.broadcast_to(base + np.arange(W)[None, :, None], (R, W, W))
+        b = np.broadcast_to(base + np.arange(W)[None, None, :], (R, W, W))
+        pa_l.append(a.reshape(-1))
+        pb_l.append(b.reshape(-1))
+        keys_l.append((cols[:, :, None] * n + cols[:, None, :]).reshape(-1))
+        row0 += R
+        k0 += R * W
+    keys = np.concatenate(keys_l)
+    uniq, target = np.unique(keys, return_inverse=True)
+    m_row = uniq // n
+    m_col = uniq % n
+    return (
+        row0,
+        np.concatenate(rows_l),
+        np.concatenate(cols_l),
+        np.concatenate(pa_l),
+        np.concatenate(pb_l),
+        target.reshape(-1),
+        m_row,
+        m_col,
+    )
+
+
 @lru_cache(maxsize=32)
 def _pattern(
     grid: tuple[int, ...],
@@ -294,26 +331,10 @@ def _pattern(
             pts = _taylor_points(grid, c, forward)
             other = pts + (strides[c] if forward else -strides[c])
             fam_cols.append(np.stack([j[pts] for j in jet] + [other * nv], 1))
-    rows_l, cols_l, pa_l, pb_l, keys_l = [], [], [], [], []
-    row0 = 0
-    k0 = 0
     n = N * nv
-    for cols in fam_cols:
-        R, W = cols.shape
-        rows_l.append(np.repeat(np.arange(row0, row0 + R), W))
-        cols_l.append(cols.reshape(-1))
-        base = k0 + np.arange(R)[:, None, None] * W
-        a = np.broadcast_to(base + np.arange(W)[None, :, None], (R, W, W))
-        b = np.broadcast_to(base + np.arange(W)[None, None, :], (R, W, W))
-        pa_l.append(a.reshape(-1))
-        pb_l.append(b.reshape(-1))
-        keys_l.append((cols[:, :, None] * n + cols[:, None, :]).reshape(-1))
-        row0 += R
-        k0 += R * W
-    keys = np.concatenate(keys_l)
-    uniq, target = np.unique(keys, return_inverse=True)
-    m_row = uniq // n
-    m_col = uniq % n
+    row0, rows, cols, pair_a, pair_b, target, m_row, m_col = _normal_pattern(
+        fam_cols, n
+    )
     m_indptr = np.concatenate([[0], np.cumsum(np.bincount(m_row, minlength=n))])
     extra = {
         "diag_pos": np.flatnonzero(m_row == m_col),
@@ -335,14 +356,14 @@ def _pattern(
         eq_points=eq_points,
         bc_points=bc_points,
         bc_vars=bc_vars,
-        rows=np.concatenate(rows_l),
-        cols=np.concatenate(cols_l),
+        rows=rows,
+        cols=cols,
         m_indptr=m_indptr,
         m_row=m_row,
         m_col=m_col,
-        pair_a=np.concatenate(pa_l),
-        pair_b=np.concatenate(pb_l),
-        pair_target=target.reshape(-1),
+        pair_a=pair_a,
+        pair_b=pair_b,
+        pair_target=target,
         extra=extra,
     )
 
