@@ -287,10 +287,12 @@ class FieldsMixin:
             )
         est.field_names_ = np.asarray([str(n) for n in names], dtype=object)
         library = build_library(n_fields, n_space, parse_field_terms(est.terms))
-        radius = [max(1, min(params["weak_support"][0], (arr.shape[0] - 1) // 4))]
+        # radii clipped to a sixth of each axis: enough test functions per axis
+        # on small 2-D grids (at 64 x 64 x 51, radii 8 x 10 x 10)
+        radius = [max(1, min(params["weak_support"][0], (arr.shape[0] - 1) // 6))]
         for c in range(n_space):
             n = arr.shape[1 + c]
-            radius.append(max(1, min(params["weak_support"][1], (n - 1) // 4)))
+            radius.append(max(1, min(params["weak_support"][1], (n - 1) // 6)))
         coef, chosen = fit_fields(
             arr, est.t_, coords, library, radius, params["threshold"]
         )

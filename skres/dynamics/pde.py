@@ -103,7 +103,8 @@ class PDEDiscoverer(SimulateMixin, FieldsMixin, TorchEstimatorMixin, BaseEstimat
         field on a 1-D grid).
     weak_support : tuple of int, default=(12, 24)
         Radii ``(r_t, r_x)`` of the test functions in grid points (clipped to a
-        quarter of each axis; ``r_x`` is used for every spatial axis). Larger
+        quarter of each axis, a sixth with several fields or 2-D grids; ``r_x``
+        is used for every spatial axis). Larger
         radii average more noise, smaller ones resolve finer structure.
     field_names : list of str or None, default=None
         Names of the fields (several fields), default ``u, v, w``.
@@ -451,8 +452,8 @@ class PDEDiscoverer(SimulateMixin, FieldsMixin, TorchEstimatorMixin, BaseEstimat
     ) -> tuple[np.ndarray, np.ndarray]:
         """Weak-form coefficients and support on the whole reference field."""
         nt, nx = ref.shape
-        rt = max(1, min(params["weak_support"][0], (nt - 1) // 2))
-        rx = max(1, min(params["weak_support"][1], (nx - 1) // 2))
+        rt = max(1, min(params["weak_support"][0], (nt - 1) // 4))
+        rx = max(1, min(params["weak_support"][1], (nx - 1) // 4))
         lib = [(DERIVATIVE_ORDER[d], m) for d, m in self.library_]
         G, b = weak_system(
             ref,
