@@ -136,6 +136,50 @@ def _row(system: str, method: str, noise: float, coefs: dict, seconds: float):
     ]
 
 
+FIGURE = "docs/estimators/images/pde_lambda_omega.png"
+
+
+def figure_lambda_omega(path: str = FIGURE) -> float:
+    """Fit the lambda-omega pair on frames 0-30 (64 x 64, 1 % noise), simulate the
+    discovered equations from frame 30 to 50 and save data vs simulation of ``u``
+    at the last frame; returns the held-out R^2."""
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from skres.datasets import make_reaction_diffusion
+    from skres.dynamics import PDEDiscoverer
+
+    u, v, t, x, y = make_reaction_diffusion(
+        n_points=64, n_times=51, noise=0.01, random_state=0
+    )
+    F = np.stack([u, v], -1)
+    model = PDEDiscoverer().fit(F[:31], t=t[:31], x=(x, y))
+    sim = model.simulate(F[30], t[30:])
+    r2 = model.score(F[30:], t=t[30:])
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.3), constrained_layout=True)
+    panels = [
+        (F[-1, ..., 0], f"data u, t = {t[-1]:.1f} (1 % noise)"),
+        (sim[-1, ..., 0], "simulated discovered PDE"),
+        (sim[-1, ..., 0] - F[-1, ..., 0], "simulation - data"),
+    ]
+    for ax, (img, title) in zip(axes, panels, strict=True):
+        im = ax.imshow(img.T, origin="lower", extent=(x[0], x[-1], y[0], y[-1]))
+        ax.set_title(title, fontsize="small")
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.suptitle(
+        f"lambda-omega, fit on t <= {t[30]:.1f}, held-out R^2 = {r2:.4f}",
+        fontsize="small",
+    )
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return float(r2)
+
+
 def run(quick: bool = False) -> str:
     import torch
 
@@ -158,6 +202,7 @@ def run(quick: bool = False) -> str:
                 for weak, name in ((False, "PDE-FIND"), (True, "WeakSINDy")):
                     coefs, seconds = fit_pysindy(system, noise, weak)
                     rows.append(_row(system, name, noise, coefs, seconds))
+    r2 = figure_lambda_omega()
     headers = ["system", "noise", "method", "TP", "FP", "max rel err", "fit CPU s"]
     notes = (
         "PDEDiscoverer: weak form with automatic pruning, default 10-term library; "
@@ -165,7 +210,8 @@ def run(quick: bool = False) -> str:
         "(degree-2 polynomials times derivatives up to order 4, with bias). "
         "PySINDy STLSQ threshold 0.02, alpha 1e-5, normalised columns; WeakSINDy "
         "K = 200. Noise seed 0. Times are CPU process time on a shared 2-core "
-        "machine."
+        f"machine. Figure {FIGURE}: lambda-omega (64 x 64, 1 % noise) fitted on "
+        f"frames 0-30, simulated over frames 30-50, held-out R^2 {r2:.4f}."
         + ("" if have_pysindy else " pysindy is not installed: no baselines.")
     )
     return markdown_table(headers, rows) + "\n\n" + notes

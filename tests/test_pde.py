@@ -482,6 +482,13 @@ def test_lambda_omega_two_fields_2d(noise):
     assert model.equations()[0].startswith("u_t = ")
     with pytest.raises(ValueError, match="several fields"):
         model.predict(F[:, :, 0])
+    # held-out forward simulation of the discovered pair (periodic, spectral)
+    sim = model.simulate(F[20], t[20:])
+    assert sim.shape == F[20:].shape
+    assert np.max(np.abs(sim - F[20:])) < (0.01 if noise == 0 else 0.1)
+    assert model.score(F[20:], t=t[20:]) > (0.999 if noise == 0 else 0.98)
+    with pytest.raises(ValueError, match="u0 must have shape"):
+        model.simulate(F[0, ..., 0], t)
 
 
 def test_navier_stokes_vorticity_2d_small():

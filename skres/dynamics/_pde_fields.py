@@ -311,9 +311,89 @@ class FieldsMixin:
         est.n_iter_ = 0
         return est
 
+    def _simulate_fields(self, u0: Any, t: Any, x: Any) -> np.ndarray:
+        from ._pde_library import _check_coordinate
+
+        est: Any = self
+        start = np.asarray(u0, dtype=np.float64)
+        n_space = start.ndim - 1
+        if start.ndim < 2 or start.shape[-1] != est.coef_.shape[0]:
+            raise ValueError(
+                f"u0 must have shape (n_x[, n_y], {est.coef_.shape[0]}) for this "
+                f"model; got {start.shape}."
+            )
+        if not np.all(np.isfinite(start)):
+            raise ValueError("u0 contains NaN or infinity.")
+        grids = est.x_ if x is None else x
+        grids = [grids] if n_space == 1 and np.ndim(grids[0]) == 0 else list(grids)
+        if len(grids) != n_space:
+            raise ValueError(f"x must hold {n_space} coordinate array(s).")
+        coords = [
+            _check_coordinate(g, "x", start.shape[c]) for c, g in enumerate(grids)
+        ]
+        times = np.asarray(t, dtype=np.float64).ravel()
+        if (
+            times.size < 1
+            or not np.all(np.isfinite(times))
+            or np.any(np.diff(times) <= 0)
+        ):
+            raise ValueError("t must be a non-empty, strictly increasing array.")
+        if times.size == 1:
+            return start[None].copy()
+        return simulate_fields(est, start, times, coords)
+
     def _check_single_field(self, what: str) -> None:
         if np.ndim(self.coef_) == 2:  # type: ignore[attr-defined]
             raise ValueError(
                 f"{what} supports one field on a 1-D grid; this model was fitted on "
                 "several fields or a 2-D grid (use coef_ and equations())."
             )
+
+
+def simulate_fields(
+    est: Any, start: np.ndarray, times: np.ndarray, coords: Sequence[np.ndarray]
+) -> np.ndarray:
+    """Integrate the fitted several-field model on a periodic uniform grid.
+
+    Spatial derivatives are spectral; :func:`scipy.integrate.solve_ivp` (RK45)
+    integrates in time. Rows after a failed integration are NaN.
+    """
+    from scipy.integrate import solve_ivp
+
+    spatial = start.shape[:-1]
+    n_fields = start.shape[-1]
+    ks = []
+    for c, grid in enumerate(coords):
+        dx = np.diff(grid)
+        if not np.allclose(dx, dx[0], rtol=1e-8, atol=0.0):
+            raise ValueError("simulate needs uniform periodic grids.")
+        shape = [1] * len(spatial)
+        shape[c] = spatial[c]
+        ks.append((2j * np.pi * np.fft.fftfreq(spatial[c], d=dx[0])).reshape(shape))
+    library = est.library_
+    coef = est.coef_
+
+    def rhs(_: float, state: np.ndarray) -> np.ndarray:
+        F = state.reshape(start.shape)
+        hats = [np.fft.fftn(F[..., f]) for f in range(n_fields)]
+        cache: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
+        cols = []
+        for mono, deriv in library:
+            value = _mono_value(F, mono)
+            if deriv is not None:
+                if deriv not in cache:
+                    f, a = deriv
+                    sym = np.ones(spatial, dtype=complex)
+                    for c, k in enumerate(a):
+                        sym = sym * ks[c] ** k
+                    cache[deriv] = np.real(np.fft.ifftn(sym * hats[f]))
+                value = value * cache[deriv]
+            cols.append(value)
+        return (np.stack(cols, -1) @ coef.T).ravel()
+
+    sol = solve_ivp(
+        rhs, (times[0], times[-1]), start.ravel(), t_eval=times, rtol=1e-6, atol=1e-9
+    )
+    out = np.full((times.size,) + start.shape, np.nan)
+    out[: sol.y.shape[1]] = sol.y.T.reshape((-1,) + start.shape)
+    return out

@@ -27,11 +27,14 @@ class SimulateMixin:
 
         Parameters
         ----------
-        u0 : array-like of shape (n_points,)
-            Initial field at ``t[0]``.
+        u0 : array-like of shape (n_points,) or (n_x[, n_y], n_fields)
+            Initial field at ``t[0]`` (all fields for a several-field model,
+            which is integrated on periodic uniform grids with spectral
+            derivatives and ``RK45``; ``bc`` and ``solve_ivp_kwargs`` are then
+            ignored; a field whose equation is empty stays constant).
         t : array-like of shape (n_times,)
             Strictly increasing output times.
-        x : array-like of shape (n_points,), optional
+        x : array-like of shape (n_points,) or pair of arrays, optional
             Grid; defaults to the fitted ``x_`` (then ``u0`` must match it).
         bc : {"periodic", "dirichlet"}, default="periodic"
             ``"periodic"``: uniform grid of a periodic domain of length
@@ -43,14 +46,15 @@ class SimulateMixin:
 
         Returns
         -------
-        ndarray of shape (n_times, n_points)
+        ndarray of shape (n_times, n_points) or (n_times, n_x[, n_y], n_fields)
             The simulated field; rows after a failed integration are NaN.
         """
         from scipy.integrate import solve_ivp
 
         est: Any = self
         check_is_fitted(est)
-        est._check_single_field("simulate")
+        if np.ndim(est.coef_) == 2:
+            return np.asarray(est._simulate_fields(u0, t, x))
         check_option(bc, "bc", ("periodic", "dirichlet"))
         start = np.asarray(u0, dtype=np.float64).ravel()
         if start.size < 3 or not np.all(np.isfinite(start)):
