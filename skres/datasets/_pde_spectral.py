@@ -139,7 +139,7 @@ def make_kdv(
 
 
 def make_kuramoto_sivashinsky(
-    n_points: int = 128,
+    n_points: int = 256,
     n_times: int = 101,
     *,
     dt: float = 0.5,
@@ -152,7 +152,9 @@ def make_kuramoto_sivashinsky(
     """Kuramoto-Sivashinsky ``u_t = -u u_x - u_xx - u_xxxx`` (chaotic cells).
 
     Starts from ``cos(x/16) (1 + sin(x/16))`` and records ``n_times`` frames after
-    a transient of ``t_start`` (``t`` restarts at 0).
+    a transient of ``t_start`` (``t`` restarts at 0). The chaotic state on the
+    default domain needs about 256 points: with 128 the frames solve the
+    dealiased (Galerkin-truncated) system but miss the PDE by about 37 %.
     """
     x, k, keep = _grid(n_points, length)
     t = _times(n_times, dt)
