@@ -187,9 +187,11 @@ def _spectral_dx(u, x, k):
         (make_kdv, lambda u, x: -6 * u * _spectral_dx(u, x, 1) - _spectral_dx(u, x, 3)),
         (
             make_kuramoto_sivashinsky,
-            lambda u, x: -u * _spectral_dx(u, x, 1)
-            - _spectral_dx(u, x, 2)
-            - _spectral_dx(u, x, 4),
+            lambda u, x: (
+                -u * _spectral_dx(u, x, 1)
+                - _spectral_dx(u, x, 2)
+                - _spectral_dx(u, x, 4)
+            ),
         ),
         (make_fisher_kpp, lambda u, x: 0.1 * _spectral_dx(u, x, 2) + u - u**2),
         (make_heat_source, lambda u, x: 0.2 * _spectral_dx(u, x, 2) - 0.5 * u + 0.3),
