@@ -38,7 +38,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .._base import TorchEstimatorMixin
+from .._base import SkresTags, TorchEstimatorMixin
 from .._validation import (
     check_option,
     check_positive_float,
@@ -158,7 +158,8 @@ class PDEDiscoverer(SimulateMixin, FieldsMixin, TorchEstimatorMixin, BaseEstimat
     dtype : str, default="float64"
         Compute precision.
     random_state : int, RandomState instance or None, default=None
-        Seeds the window positions.
+        Seeds the window positions of the mechanistic refinement (the weak
+        form is deterministic).
     verbose : int, default=0
         Show a progress bar over the optimiser iterations.
 
@@ -270,6 +271,10 @@ class PDEDiscoverer(SimulateMixin, FieldsMixin, TorchEstimatorMixin, BaseEstimat
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
+
+    def __skres_tags__(self) -> SkresTags:
+        # random_state only draws the windows of the mechanistic refinement
+        return SkresTags(torch=True, stochastic=self.method == "mechanistic")
 
     @classmethod
     def _get_test_params(cls) -> dict[str, Any]:
