@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._validation import check_not_meta
 from ._pde_assembly import (
     _assemble,
     _check_inputs,
@@ -419,6 +420,11 @@ def solve_linear_pde(
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}; got {method!r}.")
+    for name, value in (("coefficients", coefficients), ("rhs", rhs)):
+        check_not_meta(value, name)
+    check_not_meta(boundary_values, "boundary_values")
+    for step in steps if isinstance(steps, list | tuple) else (steps,):
+        check_not_meta(step, "steps")
     inp = _check_inputs(
         coefficients, rhs, boundary_values, steps, boundary, order, equation_mask
     )
