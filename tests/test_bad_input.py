@@ -163,17 +163,11 @@ X_CASES: dict[str, Callable[[np.ndarray], Any]] = {
 ESTIMATORS = all_estimators()
 
 #: (estimator, stage, case) -> reason, for silent outcomes another helper fixes.
-_PDE = (
-    "issue 20: the issue-21 helper fixes PDEDiscoverer (its library overflows at "
-    "1e300 scale and returns inf without a warning)"
-)
 _NES = (
     "issue 20: the issue-24 helper fixes NeuralEffectSearch (non-finite dofs_, "
     "std_errors_ or p_values_ at this scale or on constant X)"
 )
 KNOWN: dict[tuple[str, str, str], str] = {
-    ("PDEDiscoverer", "fit", "huge"): _PDE,
-    ("PDEDiscoverer", "predict", "huge"): _PDE,
     ("NeuralEffectSearch", "fit", "huge"): _NES,
     ("NeuralEffectSearch", "fit", "tiny"): _NES,
     ("NeuralEffectSearch", "fit", "constant"): _NES,

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ._pde_library import derivative
-from ._pde_weak import _test_matrix, mstls
+from ._pde_weak import _test_matrix, check_finite_system, mstls
 
 #: A term: (monomial exponents over the fields, derivative or None), where the
 #: derivative is (field index, orders per spatial axis).
@@ -191,7 +191,9 @@ def fit_fields(
     threshold: Any,
 ) -> tuple[np.ndarray, list[float]]:
     """Coefficients ``(n_fields, n_terms)`` and the chosen thresholds."""
-    G, B = weak_fields_system(fields, t, coords, library, radius)
+    with np.errstate(over="ignore", invalid="ignore"):
+        G, B = weak_fields_system(fields, t, coords, library, radius)
+    check_finite_system(G, B)
     scale = np.linalg.norm(G, axis=0)
     scale = np.where(scale > 0, scale, 1.0)
     G = G / scale

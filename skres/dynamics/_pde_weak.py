@@ -110,6 +110,16 @@ def weak_system(
     return np.stack(cols, axis=1), b
 
 
+def check_finite_system(G: np.ndarray, b: np.ndarray) -> None:
+    """Raise when the weak system overflowed (library powers of huge data)."""
+    if not (np.all(np.isfinite(G)) and np.all(np.isfinite(b))):
+        raise ValueError(
+            "the library evaluated on X is not finite (its powers overflow float64 "
+            "at this data scale); rescale X (e.g. divide by its maximum) or lower "
+            "the polynomial degrees in terms."
+        )
+
+
 def _lstsq(G: np.ndarray, b: np.ndarray, keep: np.ndarray) -> np.ndarray:
     xi = np.zeros(G.shape[1])
     if keep.any():

@@ -60,7 +60,7 @@ from ._pde_library import (
 )
 from ._pde_refine import refine
 from ._pde_simulate import SimulateMixin
-from ._pde_weak import mstls, weak_system
+from ._pde_weak import check_finite_system, mstls, weak_system
 
 __all__ = ["PDEDiscoverer"]
 
@@ -462,16 +462,18 @@ class PDEDiscoverer(SimulateMixin, FieldsMixin, TorchEstimatorMixin, BaseEstimat
         rt = max(1, min(params["weak_support"][0], (nt - 1) // 4))
         rx = max(1, min(params["weak_support"][1], (nx - 1) // 4))
         lib = [(DERIVATIVE_ORDER[d], m) for d, m in self.library_]
-        G, b = weak_system(
-            ref,
-            self.t_,
-            self.x_,
-            lib,
-            lambda v, k: derivative(v, self.x_, 1, k),
-            radius=(rt, rx),
-            stride=(max(1, rt // 2), max(1, rx // 2)),
-            p=6,
-        )
+        with np.errstate(over="ignore", invalid="ignore"):
+            G, b = weak_system(
+                ref,
+                self.t_,
+                self.x_,
+                lib,
+                lambda v, k: derivative(v, self.x_, 1, k),
+                radius=(rt, rx),
+                stride=(max(1, rt // 2), max(1, rx // 2)),
+                p=6,
+            )
+        check_finite_system(G, b)
         G = G / self._weak_scale(G)
         threshold = params["threshold"]
         n_terms = len(lib)
@@ -673,7 +675,14 @@ class PDEDiscoverer(SimulateMixin, FieldsMixin, TorchEstimatorMixin, BaseEstimat
         check_is_fitted(self)
         self._check_single_field("predict")
         X = validate_input(self, X, reset=False, dtype=np.float64)
-        return self._rhs(X, self._derivatives(X))
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self._rhs(X, self._derivatives(X))
+        if not np.all(np.isfinite(out)):
+            raise ValueError(
+                "the model's u_t is not finite on X (library powers overflow "
+                "float64 at this data scale); rescale X."
+            )
+        return out
 
     def score(
         self,
