@@ -36,14 +36,15 @@ with threadpool_limits(1):
         latent_dim=2,
         hidden=(128, 128),
         noise_std=0.2,
-        n_steps=800,
+        max_steps=800,
         output_activation="sigmoid",
         n_attractor_samples=500,
         random_state=0,
         device="cpu",
     ).fit(train)
     print(
-        f"{len(lvf.attractors_)} attractors, median {np.median(lvf.n_iters_):.0f} steps"
+        f"{len(lvf.attractors_)} attractors, "
+        f"median {np.median(lvf.n_iter_per_start_):.0f} steps"
     )
     inlier_scores = lvf.ood_scores(test)
     for name, X_out in outliers.items():

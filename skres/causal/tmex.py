@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -24,10 +25,8 @@ from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from .._base import SkresTags
+from .._compat import HasMethods, Interval, StrOptions, fit_context
 from .._validation import (
-    check_option,
-    check_positive_float,
-    check_positive_int,
     validate_input,
 )
 from ._ci_tests import adjust_pvalues, gcm_linear, gcm_regression, kci, pcm
@@ -101,21 +100,32 @@ class TMEXScorer(BaseEstimator):
         Fraction of samples in the test half of each ``"pcm"`` split.
     kci_epsilon : float, default=1e-3
         Ridge of the kernel regression on the conditioning set in ``"kci"``.
-    degenerate_tol : float, default=1e-12
+    degenerate_tol : float, default=1e-24
         A pair whose residual sum of squares (block on ``Z_{-j}``, or ``Z_j`` on
         ``Z_{-j}``) is at most ``degenerate_tol`` times the total sum of squares
-        gets p = 1: nothing is left that could depend on ``Z_j``. Without this guard
+        gets p = 1: nothing is left that could depend on ``Z_j``. The default is a
+        residual standard deviation of ``1e-12`` times the variable's, about
+        ``1e4`` times float64 round-off: an exact identity (residuals at round-off)
+        scores 0, while an exact contamination of any magnitude above that (e.g.
+        ``Z_hat_0 = Z_0 + 1e-7 Z_3``) is tested, and detected. Without this guard
         the p-value of an exact identity is decided by floating-point round-off.
     random_state : int, RandomState instance or None, default=None
         Seeds the sample splits of ``"pcm"`` and the multiplier bootstrap of
         ``gcm_type="max"`` (the only randomness).
+    n_jobs : int or None, default=None
+        Parallel joblib workers over the tested latents for ``ci_test="kci"``,
+        ``"pcm"`` and ``"gcm"`` with a regressor estimator (the closed-form linear
+        GCM runs in one pass). ``None`` means 1 unless in a joblib context; -1 uses
+        all processors. Results do not depend on ``n_jobs``.
+    verbose : int, default=0
+        Verbosity of those joblib workers (0: silent).
 
     Attributes
     ----------
-    score_ : int
+    n_violations_ : int
         T-MEX, the number of violations (lower is better, 0 is perfect).
-    normalized_score_ : float
-        ``score_ / n_tested_pairs_``.
+    violation_rate_ : float
+        ``n_violations_ / n_tested_pairs_``.
     pvalues_ : ndarray of shape (n_blocks, n_tested)
         Raw p-values ``p_ij``.
     adjusted_pvalues_ : ndarray of shape (n_blocks, n_tested)
@@ -127,7 +137,7 @@ class TMEXScorer(BaseEstimator):
     expected_ : ndarray of shape (n_blocks, n_tested), dtype int
         The measurement model ``W`` tested against.
     mismatch_ : ndarray of shape (n_blocks, n_tested), dtype bool
-        ``adjacency_ != expected_``; ``score_`` is its sum.
+        ``adjacency_ != expected_``; ``n_violations_`` is its sum.
     degenerate_ : ndarray of shape (n_blocks, n_tested), dtype bool
         Pairs set to p = 1 by the degenerate-residual guard.
     matching_ : ndarray of shape (n_blocks,), dtype int
@@ -174,18 +184,37 @@ class TMEXScorer(BaseEstimator):
     >>> from skres.datasets import make_measurement_model
     >>> Z_hat, Z, W = make_measurement_model(
     ...     n_samples=1000, n_latents=5, setting="identity", random_state=0)
-    >>> TMEXScorer().fit(Z_hat, Z).score_
+    >>> TMEXScorer().fit(Z_hat, Z).n_violations_
     0
     >>> Z_rot, Z, W = make_measurement_model(
     ...     n_samples=1000, n_latents=5, setting="rotated", random_state=0)
-    >>> TMEXScorer().fit(Z_rot, Z).score_     # d (d - 1) = 20: fully entangled
+    >>> TMEXScorer().fit(Z_rot, Z).n_violations_     # d (d - 1) = 20: fully entangled
     20
     """
 
+    _parameter_constraints: dict = {
+        "expected": [StrOptions({"identity", "match"}), "array-like"],
+        "ci_test": [StrOptions({"gcm", "pcm", "kci"})],
+        "regressor": [StrOptions({"linear"}), HasMethods(["fit", "predict"])],
+        "alpha": [Interval(Real, 0, 1, closed="neither")],
+        "correction": [StrOptions({"bonferroni", "holm", "fdr_bh"}), None],
+        "blocks": ["array-like", None],
+        "test_latents": ["array-like", None],
+        "gcm_type": [StrOptions({"quadratic", "max"})],
+        "n_bootstrap": [Interval(Integral, 1, None, closed="left")],
+        "pcm_rep": [Interval(Integral, 1, None, closed="left")],
+        "pcm_test_split": [Interval(Real, 0, 1, closed="neither")],
+        "kci_epsilon": [Interval(Real, 0, None, closed="neither")],
+        "degenerate_tol": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
+    }
+
     def __init__(
         self,
-        expected: Any = "identity",
         *,
+        expected: Any = "identity",
         ci_test: str = "gcm",
         regressor: Any = "linear",
         alpha: float = 0.05,
@@ -197,8 +226,10 @@ class TMEXScorer(BaseEstimator):
         pcm_rep: int = 9,
         pcm_test_split: float = 0.5,
         kci_epsilon: float = 1e-3,
-        degenerate_tol: float = 1e-12,
+        degenerate_tol: float = 1e-24,
         random_state: Any = None,
+        n_jobs: int | None = None,
+        verbose: int = 0,
     ) -> None:
         self.expected = expected
         self.ci_test = ci_test
@@ -214,6 +245,8 @@ class TMEXScorer(BaseEstimator):
         self.kci_epsilon = kci_epsilon
         self.degenerate_tol = degenerate_tol
         self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
 
     # ---------------------------------------------------------------- helpers
     @classmethod
@@ -230,39 +263,6 @@ class TMEXScorer(BaseEstimator):
 
     def __skres_tags__(self) -> SkresTags:
         return SkresTags(stochastic=self.ci_test == "pcm")
-
-    def _check_params(self) -> None:
-        check_option(self.ci_test, "ci_test", ("gcm", "pcm", "kci"))
-        check_option(self.gcm_type, "gcm_type", ("quadratic", "max"))
-        check_option(self.correction, "correction", _CORRECTIONS)
-        alpha_ok = isinstance(self.alpha, numbers.Real) and not isinstance(
-            self.alpha, bool
-        )
-        if not alpha_ok or not 0.0 < float(self.alpha) < 1.0:
-            raise ValueError(f"alpha must be a number in (0, 1); got {self.alpha!r}.")
-        check_positive_int(self.n_bootstrap, "n_bootstrap")
-        check_positive_int(self.pcm_rep, "pcm_rep")
-        split_ok = isinstance(self.pcm_test_split, numbers.Real) and not isinstance(
-            self.pcm_test_split, bool
-        )
-        if not split_ok or not 0.0 < float(self.pcm_test_split) < 1.0:
-            raise ValueError(
-                "pcm_test_split must be a number in (0, 1); got "
-                f"{self.pcm_test_split!r}."
-            )
-        check_positive_float(self.kci_epsilon, "kci_epsilon")
-        check_positive_float(self.degenerate_tol, "degenerate_tol", allow_zero=True)
-        if isinstance(self.regressor, str):
-            check_option(self.regressor, "regressor", ("linear",))
-        elif not (
-            hasattr(self.regressor, "fit") and hasattr(self.regressor, "predict")
-        ):
-            raise TypeError(
-                "regressor must be 'linear' or a scikit-learn regressor with fit and "
-                f"predict; got {type(self.regressor).__name__}."
-            )
-        if isinstance(self.expected, str):
-            check_option(self.expected, "expected", ("identity", "match"))
 
     def _resolve_blocks(self, n_features: int) -> list[np.ndarray]:
         if self.blocks is None:
@@ -367,6 +367,8 @@ class TMEXScorer(BaseEstimator):
                 test_split=float(self.pcm_test_split),
                 rng=rng,
                 tol=tol,
+                n_jobs=self.n_jobs,
+                verbose=self.verbose,
             )
         if self.ci_test == "kci":
             return kci(
@@ -376,6 +378,8 @@ class TMEXScorer(BaseEstimator):
                 self.test_latents_,
                 epsilon=self.kci_epsilon,
                 tol=tol,
+                n_jobs=self.n_jobs,
+                verbose=self.verbose,
             )
         kw: dict[str, Any] = {
             "gcm_type": self.gcm_type,
@@ -386,7 +390,14 @@ class TMEXScorer(BaseEstimator):
         if isinstance(self.regressor, str):
             return gcm_linear(X, Z, self.blocks_, self.test_latents_, **kw)
         return gcm_regression(
-            X, Z, self.blocks_, self.test_latents_, self.regressor, **kw
+            X,
+            Z,
+            self.blocks_,
+            self.test_latents_,
+            self.regressor,
+            n_jobs=self.n_jobs,
+            verbose=self.verbose,
+            **kw,
         )
 
     def _resolve_expected(
@@ -423,6 +434,7 @@ class TMEXScorer(BaseEstimator):
         return adjusted, (adjusted < self.alpha).astype(np.int64)
 
     # -------------------------------------------------------------------- fit
+    @fit_context(prefer_skip_nested_validation=False)
     def fit(self, X: Any, y: Any) -> TMEXScorer:
         """Run the ``n_blocks * n_tested`` conditional-independence tests.
 
@@ -437,7 +449,6 @@ class TMEXScorer(BaseEstimator):
         -------
         self : TMEXScorer
         """
-        self._check_params()
         latent_names = getattr(y, "columns", None)
         X, y = validate_input(
             self,
@@ -467,9 +478,9 @@ class TMEXScorer(BaseEstimator):
         self.expected_ = W
         self.matching_ = matching
         self.mismatch_ = adjacency != W
-        self.score_ = int(self.mismatch_.sum())
+        self.n_violations_ = int(self.mismatch_.sum())
         self.n_tested_pairs_ = int(W.size)
-        self.normalized_score_ = self.score_ / self.n_tested_pairs_
+        self.violation_rate_ = self.n_violations_ / self.n_tested_pairs_
         self.expected_false_positives_ = float(self.alpha) * float(np.sum(W == 0))
         return self
 
@@ -494,7 +505,7 @@ class TMEXScorer(BaseEstimator):
         float
             ``-(number of violations)``.
         """
-        check_is_fitted(self, "score_")
+        check_is_fitted(self, "n_violations_")
         if sample_weight is not None:
             raise ValueError(
                 "sample_weight is not supported by TMEXScorer.score; pass None."
@@ -537,7 +548,9 @@ class _TMEXRepresentationScorer:
             )
         Z_hat = estimator.transform(X)
         tmex = TMEXScorer(**self.params).fit(Z_hat, y)
-        return 1.0 - tmex.normalized_score_ if self.normalize else float(-tmex.score_)
+        return (
+            1.0 - tmex.violation_rate_ if self.normalize else float(-tmex.n_violations_)
+        )
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
@@ -584,5 +597,5 @@ def make_tmex_scorer(*, normalize: bool = False, **params: Any) -> Callable[...,
     >>> scorer(unswap, X, Z)
     0.0
     """
-    TMEXScorer(**params)._check_params()
+    TMEXScorer(**params)._validate_params()
     return _TMEXRepresentationScorer(bool(normalize), dict(params))

@@ -189,7 +189,7 @@ def refine(
             coef = coefficients()
             u = solve_windows(est, coef, data)
             loss = torch.mean((u - target) ** 2) / data["var"]
-            loss = loss + params["l1"] * torch.sum(torch.abs(coef))
+            loss = loss + params["l1_coef"] * torch.sum(torch.abs(coef))
             loss.backward()
         assert beta.grad is not None
         return float(loss.detach()), beta.grad.detach().cpu().numpy().astype(float)

@@ -31,6 +31,7 @@ Coefficients are reported in PySINDy's convention, as the right-hand side of
 from __future__ import annotations
 
 import numbers
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._base import SkresTags, TorchEstimatorMixin
+from .._compat import Interval, StrOptions, fit_context
 from .._validation import (
     check_option,
     check_positive_float,
@@ -143,7 +145,7 @@ class PDEDiscoverer(SimulateMixin, FieldsMixin, TorchEstimatorMixin, BaseEstimat
     tol : float, default=1e-6
         Stop when the loss changes by less than ``tol`` times its starting
         value (L-BFGS) or its current value (Adam).
-    l1 : float, default=1e-4
+    l1_coef : float, default=1e-4
         Weight of the L1 penalty on ``coef_`` added to the relative mean squared
         misfit.
     threshold : "auto", float or None, default="auto"
@@ -225,6 +227,31 @@ class PDEDiscoverer(SimulateMixin, FieldsMixin, TorchEstimatorMixin, BaseEstimat
     __metadata_request__fit = {"t": True, "x": True}
     __metadata_request__score = {"t": True, "x": True}
 
+    _parameter_constraints: dict = {
+        **TorchEstimatorMixin._torch_parameter_constraints,
+        "terms": [dict, None],
+        "method": [StrOptions({"weak", "mechanistic"})],
+        "weak_support": ["array-like"],
+        "field_names": ["array-like", None],
+        "window": ["array-like"],
+        "n_windows": [Interval(Integral, 1, None, closed="left")],
+        "denoise": [StrOptions({"gaussian"}), None],
+        "smooth_sigma": [Interval(Real, 0, None, closed="left"), "array-like"],
+        "init": [StrOptions({"weak", "lstsq", "zeros"})],
+        "solver": [StrOptions({"auto", "direct", "dense", "multigrid"})],
+        "mg_levels": [Interval(Integral, 1, None, closed="left")],
+        "optimizer": [StrOptions({"lbfgs", "adam"})],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "l1_coef": [Interval(Real, 0, None, closed="left")],
+        "threshold": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="left"),
+            None,
+        ],
+    }
+
     def __init__(
         self,
         *,
@@ -243,7 +270,7 @@ class PDEDiscoverer(SimulateMixin, FieldsMixin, TorchEstimatorMixin, BaseEstimat
         max_iter: int = 50,
         lr: float = 1e-2,
         tol: float = 1e-6,
-        l1: float = 1e-4,
+        l1_coef: float = 1e-4,
         threshold: float | str | None = "auto",
         device: Any = "auto",
         dtype: str = "float64",
@@ -265,7 +292,7 @@ class PDEDiscoverer(SimulateMixin, FieldsMixin, TorchEstimatorMixin, BaseEstimat
         self.max_iter = max_iter
         self.lr = lr
         self.tol = tol
-        self.l1 = l1
+        self.l1_coef = l1_coef
         self.threshold = threshold
         self.device = device
         self.dtype = dtype
@@ -341,7 +368,7 @@ class PDEDiscoverer(SimulateMixin, FieldsMixin, TorchEstimatorMixin, BaseEstimat
             "max_iter": self._check_max_iter(),
             "lr": check_positive_float(self.lr, "lr"),
             "tol": check_positive_float(self.tol, "tol", allow_zero=True),
-            "l1": check_positive_float(self.l1, "l1", allow_zero=True),
+            "l1_coef": check_positive_float(self.l1_coef, "l1_coef", allow_zero=True),
             "threshold": threshold,
         }
 
@@ -386,6 +413,7 @@ class PDEDiscoverer(SimulateMixin, FieldsMixin, TorchEstimatorMixin, BaseEstimat
         return positions[np.sort(take)]
 
     # --------------------------------------------------------------- fit
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(
         self, X: Any, y: Any = None, *, t: Any = None, x: Any = None
     ) -> PDEDiscoverer:
@@ -587,7 +615,7 @@ class PDEDiscoverer(SimulateMixin, FieldsMixin, TorchEstimatorMixin, BaseEstimat
         data = X[it, ix]
         ref_w = ref[it, ix]
         # Misfit scale: the energy of the change within each window (what the PDE
-        # has to explain), so that ``l1`` is relative to the dynamics.
+        # has to explain), so that ``l1_coef`` is relative to the dynamics.
         scale = float(np.mean((data - data[:, :1, :]) ** 2))
         return {
             "data": self._to_tensor(data),

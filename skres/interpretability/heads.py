@@ -11,15 +11,18 @@ concept in generation.
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import Tags, check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from .._base import SkresTags, TorchEstimatorMixin
+from .._compat import Interval, StrOptions, fit_context
 from .._validation import (
-    check_option,
     check_positive_int,
     tensor_to_numpy,
     validate_input,
@@ -58,7 +61,7 @@ def logit_lens_scores(X: Any, dictionary: Any, concept_ids: Any) -> np.ndarray:
     return np.einsum("nhd,d->h", X, rows.mean(axis=0)) / X.shape[0]
 
 
-class HeadRanker(TransformerMixin, BaseEstimator):
+class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
     """Rank attention heads by the variance a concept's tokens explain (Head Pursuit).
 
     ``fit`` takes the per-head residual writes ``X`` of shape
@@ -98,8 +101,15 @@ class HeadRanker(TransformerMixin, BaseEstimator):
     flatten : bool, default=True
         :meth:`transform` returns ``(n_samples, top_k * d_model)`` (so the ranker fits
         in a ``Pipeline``); ``False`` keeps ``(n_samples, top_k, d_model)``.
-    device : str or torch.device, default=None
-        Where the pursuit runs (CPU when ``None``); float64 throughout.
+    device : {"auto", "cpu", "cuda", "cuda:N", "mps"} or torch.device, default="auto"
+        Where the pursuit runs; ``"auto"`` follows an input tensor, else CUDA when
+        available, else CPU.
+    dtype : {"float64", "float32"}, default="float64"
+        Precision of the pursuit.
+    random_state : int, RandomState instance or None, default=None
+        Default seed of :meth:`random_control` (the fit itself is deterministic).
+    verbose : int, default=0
+        Show a progress bar over the pursuit's atoms.
 
     Attributes
     ----------
@@ -119,6 +129,9 @@ class HeadRanker(TransformerMixin, BaseEstimator):
         Their ``(layer, head)``.
     head_index_ : ndarray of shape (n_heads, 2)
         ``(layer, head)`` of every column.
+    logit_lens_scores_ : ndarray of shape (n_heads,)
+        The paper's logit-lens baseline (:func:`logit_lens_scores`: mean logit of
+        the concept tokens over the head's writes; ``-inf`` below ``min_layer``).
     n_atoms_ : int
         Atoms actually used.
 
@@ -134,15 +147,31 @@ class HeadRanker(TransformerMixin, BaseEstimator):
     >>> from skres.datasets import make_planted_heads
     >>> from skres.interpretability import HeadRanker
     >>> X, dictionary, concept = make_planted_heads(random_state=0)
-    >>> ranker = HeadRanker(dictionary, concept_ids=concept, n_atoms=5, top_k=3)
+    >>> ranker = HeadRanker(
+    ...     dictionary=dictionary, concept_ids=concept, n_atoms=5, top_k=3
+    ... )
     >>> sorted(ranker.fit(X).selected_heads_.tolist())
     [5, 17, 30]
     """
 
+    _parameter_constraints: dict = {
+        **TorchEstimatorMixin._torch_parameter_constraints,
+        "dictionary": ["array-like", None],
+        "concept_ids": ["array-like", None],
+        "n_atoms": [Interval(Integral, 1, None, closed="left")],
+        "top_k": [Interval(Integral, 1, None, closed="left")],
+        "metric": [StrOptions({"evr", "explained_variance"})],
+        "center": ["boolean"],
+        "min_layer": [Integral],
+        "head_index": ["array-like", None],
+        "flatten": ["boolean"],
+        "dtype": [StrOptions({"float64", "float32"}), torch.dtype, np.dtype, type],
+    }
+
     def __init__(
         self,
-        dictionary: Any = None,
         *,
+        dictionary: Any = None,
         concept_ids: Any = None,
         n_atoms: int = 50,
         top_k: int = 8,
@@ -151,7 +180,10 @@ class HeadRanker(TransformerMixin, BaseEstimator):
         min_layer: int = 0,
         head_index: Any = None,
         flatten: bool = True,
-        device: Any = None,
+        device: Any = "auto",
+        dtype: Any = "float64",
+        random_state: Any = None,
+        verbose: int = 0,
     ) -> None:
         self.dictionary = dictionary
         self.concept_ids = concept_ids
@@ -163,10 +195,16 @@ class HeadRanker(TransformerMixin, BaseEstimator):
         self.head_index = head_index
         self.flatten = flatten
         self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
 
     @classmethod
     def _get_test_params(cls) -> dict[str, Any]:
-        return {"n_atoms": 3, "top_k": 1}
+        return {"n_atoms": 3, "top_k": 1, "device": "cpu"}
+
+    def __skres_tags__(self) -> SkresTags:
+        return SkresTags(torch=True, stochastic=False)
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
@@ -203,6 +241,7 @@ class HeadRanker(TransformerMixin, BaseEstimator):
             )
         return D
 
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None, dictionary: Any = None) -> HeadRanker:
         """Run SOMP on every head and rank the heads.
 
@@ -219,13 +258,8 @@ class HeadRanker(TransformerMixin, BaseEstimator):
         -------
         self : HeadRanker
         """
-        check_option(self.metric, "metric", ("evr", "explained_variance"))
-        n_atoms = check_positive_int(self.n_atoms, "n_atoms")
-        top_k = check_positive_int(self.top_k, "top_k")
-        if isinstance(self.min_layer, bool) or not isinstance(
-            self.min_layer, int | np.integer
-        ):
-            raise ValueError(f"min_layer must be an integer; got {self.min_layer!r}.")
+        n_atoms, top_k = int(self.n_atoms), int(self.top_k)
+        self._setup_torch(X)
         X_np = self._validate_heads(X, reset=True)
         n_samples, n_heads, n_dims = X_np.shape
         self.n_heads_, self.n_dims_ = n_heads, n_dims
@@ -264,7 +298,9 @@ class HeadRanker(TransformerMixin, BaseEstimator):
             D[ids],
             min(n_atoms, len(ids)),
             center=self.center,
-            device=self.device,
+            device=self.device_,
+            dtype=self.dtype_,
+            verbose=self.verbose,
         )
         self.n_atoms_ = result.support.shape[1]
         self.evr_curves_ = result.explained_variance_ratio
@@ -278,6 +314,9 @@ class HeadRanker(TransformerMixin, BaseEstimator):
             scores *= self.total_variance_
         scores[head_index[:, 0] < self.min_layer] = -np.inf
         self.scores_ = scores
+        lens = logit_lens_scores(X_np, D, ids)
+        lens[head_index[:, 0] < self.min_layer] = -np.inf
+        self.logit_lens_scores_ = lens
         self.ranking_ = np.argsort(-scores, kind="stable")
         eligible = int(np.isfinite(scores).sum())
         if eligible == 0:
@@ -312,44 +351,73 @@ class HeadRanker(TransformerMixin, BaseEstimator):
         )
 
     def random_control(
-        self, n_sets: int = 10, *, same_layer: bool = True, random_state: Any = None
+        self,
+        n_sets: int = 10,
+        *,
+        k: int | None = None,
+        same_layer: bool = True,
+        random_state: Any = None,
     ) -> list[np.ndarray]:
         """Random head sets for the paper's control, disjoint from the selection.
 
-        Each set has the same number of heads per layer as ``selected_heads_``
-        (``same_layer=True``); where a layer has too few unselected heads, the
-        missing ones are drawn from any other eligible layer.
+        Each set has the same number of heads per layer as the top ``k`` heads
+        (``same_layer=True``) and none of them; where a layer has too few other
+        heads, the missing ones are drawn from any other eligible layer.
+
+        Parameters
+        ----------
+        n_sets : int, default=10
+            Number of random sets.
+        k : int, default=None
+            Size of the selection to match (``ranking_[:k]``); ``len(selected_heads_)``
+            when ``None``.
+        same_layer : bool, default=True
+            Match the per-layer counts; otherwise any eligible heads.
+        random_state : int, RandomState instance or None, default=None
 
         Returns
         -------
         list of ndarray
-            ``n_sets`` arrays of column indices of ``X``.
+            ``n_sets`` sorted arrays of column indices of ``X``.
         """
         check_is_fitted(self)
-        rng = check_random_state(random_state)
-        selected = set(self.selected_heads_.tolist())
-        layers = self.head_index_[:, 0]
-        eligible = np.flatnonzero(np.isfinite(self.scores_))
-        free = np.array([h for h in eligible if h not in selected])
-        sets = []
-        for _ in range(check_positive_int(n_sets, "n_sets")):
-            chosen: list[int] = []
-            if same_layer:
-                wanted = layers[self.selected_heads_]
-                for layer in np.unique(wanted):
-                    pool = [h for h in free if layers[h] == layer and h not in chosen]
-                    take = min(int((wanted == layer).sum()), len(pool))
-                    chosen += (
-                        rng.choice(pool, take, replace=False).tolist() if take else []
-                    )
-            missing = len(self.selected_heads_) - len(chosen)
-            pool = [h for h in free if h not in chosen]
-            if missing > len(pool):
-                raise ValueError("not enough unselected heads for a random control.")
-            chosen += (
-                rng.choice(pool, missing, replace=False).tolist() if missing else []
+        rng = check_random_state(
+            self.random_state if random_state is None else random_state
+        )
+        n_sets = check_positive_int(n_sets, "n_sets")
+        eligible = np.isfinite(self.scores_)
+        k = len(self.selected_heads_) if k is None else check_positive_int(k, "k")
+        if k > eligible.sum():
+            raise ValueError(f"k must be at most {int(eligible.sum())}; got {k}.")
+        selection = self.ranking_[:k]
+        free = eligible.copy()
+        free[selection] = False
+        if k > free.sum():
+            raise ValueError(
+                f"not enough unselected heads ({int(free.sum())}) for a random "
+                f"control of {k} heads."
             )
-            sets.append(np.array(sorted(chosen), dtype=np.int64))
+        layers = self.head_index_[:, 0]
+        per_layer = np.zeros(int(layers.max()) + 1, dtype=np.int64)
+        np.add.at(per_layer, layers[selection], 1)
+        quota = per_layer[layers]  # heads to draw from each head's layer
+        sets = []
+        for _ in range(n_sets):
+            # A random key per head; within each layer the smallest keys win.
+            keys = np.where(free, rng.random(len(free)), np.inf)
+            chosen = np.zeros(len(free), dtype=bool)
+            if same_layer:
+                order = np.lexsort((keys, layers))  # by layer, then key
+                rank = np.empty(len(free), dtype=np.int64)
+                sorted_layers = layers[order]
+                starts = np.searchsorted(sorted_layers, sorted_layers, side="left")
+                rank[order] = np.arange(len(free)) - starts
+                chosen = free & (rank < quota)
+            missing = k - int(chosen.sum())
+            if missing:
+                keys[chosen] = np.inf
+                chosen[np.argsort(keys, kind="stable")[:missing]] = True
+            sets.append(np.flatnonzero(chosen).astype(np.int64))
         return sets
 
     def explain(
@@ -389,7 +457,14 @@ class HeadRanker(TransformerMixin, BaseEstimator):
             dictionary if dictionary is not None else self.dictionary, self.n_dims_
         )
         ids = (
-            somp(X_np[:, head], D, n_tokens, center=self.center, device=self.device)
+            somp(
+                X_np[:, head],
+                D,
+                n_tokens,
+                center=self.center,
+                device=self.device_,
+                dtype=self.dtype_,
+            )
             .support[0]
             .tolist()
         )

@@ -67,6 +67,8 @@ def somp(
     normalize_atoms: bool = True,
     atom_mask: Any = None,
     device: Any = None,
+    dtype: torch.dtype = torch.float64,
+    verbose: int = 0,
 ) -> SOMPResult:
     """Simultaneous orthogonal matching pursuit of one or many data matrices.
 
@@ -89,7 +91,10 @@ def somp(
         Atoms allowed to be chosen; zero-norm atoms are never chosen.
     device : str or torch.device, default=None
         Where to compute (``None``: the device of ``X`` if it is a tensor, else CPU).
-        Computation is in float64.
+    dtype : torch.dtype, default=torch.float64
+        Precision of the computation (``torch.float32`` halves memory).
+    verbose : int, default=0
+        Show a progress bar over the selected atoms when > 0.
 
     Returns
     -------
@@ -111,7 +116,9 @@ def somp(
     if device is None:
         device = X.device if isinstance(X, torch.Tensor) else torch.device("cpu")
     # Copies: never share memory with (possibly read-only) caller arrays.
-    data = torch.tensor(np.asarray(tensor_to_numpy(X), dtype=np.float64), device=device)
+    data = torch.tensor(
+        np.asarray(tensor_to_numpy(X), dtype=np.float64), device=device
+    ).to(dtype)
     single = data.ndim == 2
     if single:
         data = data[None]
@@ -122,7 +129,9 @@ def somp(
         )
     atoms = torch.tensor(
         np.asarray(tensor_to_numpy(dictionary), dtype=np.float64), device=device
-    )
+    ).to(dtype)
+    # Floor of the divisions below (1e-300 in float64, the smallest normal else).
+    tiny = 1e-300 if dtype == torch.float64 else torch.finfo(dtype).tiny
     if atoms.ndim != 2 or atoms.shape[1] != data.shape[2]:
         raise ValueError(
             f"dictionary must have shape (n_atoms, {data.shape[2]}) to match X; got "
@@ -150,7 +159,7 @@ def somp(
             )
         usable &= mask
     if normalize_atoms:
-        atoms = atoms / norms.clamp_min(1e-300)[:, None]
+        atoms = atoms / norms.clamp_min(tiny)[:, None]
     n_problems, n_samples, n_features = data.shape
     k = min(int(n_atoms), int(usable.sum()))
     if k == 0:
@@ -181,7 +190,12 @@ def somp(
     explained = torch.zeros(n_problems, k, dtype=data.dtype, device=device)
     captured = torch.zeros(n_problems, dtype=data.dtype, device=device)
     rows = torch.arange(n_problems, device=device)
-    for step in range(k):
+    steps: Any = range(k)
+    if verbose:
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, total=k, desc="somp", leave=False)
+    for step in steps:
         scores = correlations.abs().sum(dim=2)
         scores.masked_fill_(blocked, -torch.inf)
         chosen = scores.argmax(dim=1)
@@ -196,7 +210,7 @@ def somp(
         # An atom (numerically) in the span adds nothing: its basis row stays zero.
         valid = norm2 > 1e-10 * squared_norms[chosen]
         scale = torch.where(
-            valid, norm2.clamp_min(1e-300).rsqrt(), torch.zeros_like(norm2)
+            valid, norm2.clamp_min(tiny).rsqrt(), torch.zeros_like(norm2)
         )
         new_atoms = (
             gram_row - (coeff[:, None, :] @ basis_atoms[:, :step])[:, 0]
@@ -210,7 +224,7 @@ def somp(
         correlations.baddbmm_(new_atoms[:, :, None], new_data[:, None, :], alpha=-1)
         captured += (new_data**2).sum(dim=1)
         explained[:, step] = torch.where(
-            total > 0, captured / total.clamp_min(1e-300), torch.zeros_like(captured)
+            total > 0, captured / total.clamp_min(tiny), torch.zeros_like(captured)
         )
 
     # Least-squares coefficients W with W D_S = X Q^T Q. Since D_S = R^T Q with the
