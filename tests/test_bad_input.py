@@ -163,8 +163,7 @@ X_CASES: dict[str, Callable[[np.ndarray], Any]] = {
 ESTIMATORS = all_estimators()
 
 #: (estimator, stage, case) -> reason, for silent outcomes another helper fixes.
-KNOWN: dict[tuple[str, str, str], str] = {
-}
+KNOWN: dict[tuple[str, str, str], str] = {}
 
 
 def _check_fitted_attributes(est: Any, case: str, caught: list[str]) -> None:
