@@ -315,7 +315,7 @@ class PDEDiscoverer(SimulateMixin, FieldsMixin, TorchEstimatorMixin, BaseEstimat
         }
 
     # ------------------------------------------------------------ library
-    def _check_params(self) -> dict[str, Any]:
+    def _resolved_params(self) -> dict[str, Any]:
         window = self.window
         if (
             not isinstance(window, tuple | list)
@@ -441,7 +441,7 @@ class PDEDiscoverer(SimulateMixin, FieldsMixin, TorchEstimatorMixin, BaseEstimat
         raw = X
         if np.ndim(X) >= 3:
             self._setup_torch(None)
-            return self._fit_fields(X, t, x, self._check_params())
+            return self._fit_fields(X, t, x, self._resolved_params())
         X = validate_input(
             self,
             X,
@@ -450,7 +450,7 @@ class PDEDiscoverer(SimulateMixin, FieldsMixin, TorchEstimatorMixin, BaseEstimat
             ensure_min_samples=2,
             ensure_min_features=2,
         )
-        params = self._check_params()
+        params = self._resolved_params()
         self.library_ = parse_terms(self.terms)
         generator = self._setup_torch(raw)
         del generator  # the windows are drawn with numpy from random_state
