@@ -117,8 +117,9 @@ def memory_table(quick: bool = False) -> str:
         f"576, vocabulary 49 152, 50 atoms, default working_memory (1024 MiB): "
         f"{chunk} heads per batch, {seconds:.0f} s, peak RSS {peak:.0f} MiB for the "
         f"whole process (the work arrays of one batch of all {heads} heads would "
-        f"be about {heads * 1024 / chunk / 1024:.1f} GiB). Supports with all heads in one batch and with one head "
-        f"per batch (9 heads, 20 atoms) identical: {agree}."
+        f"be about {heads * 1024 / chunk / 1024:.1f} GiB). Supports with all heads "
+        f"in one batch and with one head per batch (9 heads, 20 atoms) identical: "
+        f"{agree}."
     )
 
 
