@@ -175,7 +175,7 @@ def kci_table(quick: bool = False) -> str:
         ["n=20000: whole-process peak RSS (MiB)", peak],
     ]
     return (
-        "KCI at scale (random Fourier features: 10 for x and the block, 100 for "
+        "KCI at scale (random Fourier features: 25 for x and the block, 100 for "
         "the conditioning set; gamma null; alpha 0.05; 1 thread):\n\n"
         + markdown_table(["measure", "value"], rows)
     )

@@ -418,7 +418,7 @@ def kci(
     tol: float = 1e-12,
     method: str = "auto",
     max_memory: float = 2048.0,
-    n_features: tuple[int, int] = (10, 100),
+    n_features: tuple[int, int] = (25, 100),
     rng: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Kernel conditional-independence test (Zhang, Peters, Janzing, Schoelkopf 2011).
