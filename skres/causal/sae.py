@@ -431,7 +431,7 @@ class SparseAutoencoder(
             ).index_add_(0, index, codes)
             counts = torch.bincount(index, minlength=len(labels)).to(codes.dtype)
             codes = sums / counts[:, None]
-        return self._to_numpy(codes, X_np.dtype)
+        return self._to_numpy(self._check_output(codes, "transform"), X_np.dtype)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
         """Decode codes back to the input space: ``Z @ components_ + bias_``.
@@ -458,13 +458,20 @@ class SparseAutoencoder(
             _INFERENCE_BATCH,
             modules=[self.module_],
         )
-        return self._to_numpy(decoded, Z.dtype)
+        return self._to_numpy(self._check_output(decoded, "inverse_transform"), Z.dtype)
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
         """Fraction of variance of ``X`` explained by its reconstruction.
 
         ``1 - sum ||x - x_hat||^2 / sum ||x - mean(x)||^2`` (weighted by
         ``sample_weight`` when given). 1 is perfect; 0 is no better than the mean.
+
+        The ratio is undefined when ``X`` has no spread: one row, identical rows, or
+        rows that differ by less than the compute precision resolves (total sum of
+        squares at most ``eps(dtype_)**2 * sum ||x||^2``). Then, as
+        :func:`sklearn.metrics.r2_score` does for a constant target, the score is
+        1.0 when the reconstruction is exact to that precision and 0.0 otherwise;
+        never NaN.
 
         Parameters
         ----------
@@ -496,10 +503,17 @@ class SparseAutoencoder(
             weights = torch.as_tensor(
                 check_sample_weight(sample_weight, X_np), device=X_t.device
             )
+        self._check_output(recon, "score (the reconstruction)")
         mean = (weights[:, None] * X_t).sum(0) / weights.sum()
-        residual = (weights * ((X_t - recon) ** 2).sum(1)).sum()
-        total = (weights * ((X_t - mean) ** 2).sum(1)).sum()
-        return float(1.0 - residual / total) if total > 0 else float("nan")
+        residual = float((weights * ((X_t - recon) ** 2).sum(1)).sum())
+        total = float((weights * ((X_t - mean) ** 2).sum(1)).sum())
+        # Spread below the compute precision cannot be measured: treat X as constant.
+        resolution = torch.finfo(self.dtype_).eps ** 2 * float(
+            (weights * (X_t**2).sum(1)).sum()
+        )
+        if total <= resolution:
+            return 1.0 if residual <= resolution else 0.0
+        return 1.0 - residual / total
 
     # ------------------------------------------------------------- attributes
     @property

@@ -24,6 +24,7 @@ from .._validation import (
     check_option,
     check_positive_float,
     check_positive_int,
+    tensor_to_numpy,
     validate_input,
 )
 from ._layers import (
@@ -288,7 +289,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             X = [X]
         if isinstance(X, list | tuple) and X and all(isinstance(s, str) for s in X):
             return [self._encode_text(s, reset=reset) for s in X], False
-        arr = np.asarray(X.detach().cpu() if isinstance(X, torch.Tensor) else X)
+        arr = np.asarray(tensor_to_numpy(X, "X"))
         if arr.ndim == 1 and np.issubdtype(arr.dtype, np.integer):
             if reset:
                 self._mode = "ids"

@@ -19,6 +19,9 @@ second on the Lorenz benchmark.
 
 from __future__ import annotations
 
+import numbers
+import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -30,10 +33,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import (
+    check_finite_output,
     check_option,
     check_positive_float,
     check_positive_int,
     check_side_array,
+    tensor_to_numpy,
     validate_input,
 )
 from ..solvers import LinearODEFactorCache, solve_linear_ode
@@ -47,6 +52,42 @@ def _segments(t: np.ndarray) -> list[tuple[int, int]]:
     cuts = np.flatnonzero(np.diff(t) <= 0) + 1
     edges = np.concatenate([[0], cuts, [len(t)]])
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def _is_trajectory_list(X: Any) -> bool:
+    """True for a list/tuple of 2-D trajectories (PySINDy's multiple trajectories)."""
+    return (
+        isinstance(X, Sequence)
+        and not isinstance(X, str)
+        and len(X) > 0
+        and all(np.ndim(tensor_to_numpy(x, "X")) == 2 for x in X)
+    )
+
+
+def _looks_like_time(y: Any, n_samples: int) -> bool:
+    """True when ``y`` (ignored by the estimator) is probably the sample times.
+
+    A number (a time step, as in PySINDy's ``fit(x, 0.01)``), a list of 1-D arrays,
+    or a finite 1-D numeric array of ``n_samples`` entries that increases at 90 %
+    or more of its steps (times, possibly restarting for stacked trajectories).
+    """
+    if y is None:
+        return False
+    if isinstance(y, numbers.Real) and not isinstance(y, bool):
+        return True
+    if isinstance(y, list | tuple) and y and all(np.ndim(v) == 1 for v in y):
+        if all(isinstance(v, numbers.Number) for v in y):
+            pass  # a plain list of numbers: judged as an array below
+        else:
+            return True
+    arr = np.asarray(tensor_to_numpy(y, "y"))
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1 or arr.shape[0] != n_samples or n_samples < 3:
+        return False
+    if arr.dtype.kind not in "fiu" or not np.all(np.isfinite(arr)):
+        return False
+    return bool(np.mean(np.diff(arr) > 0) >= 0.9)
 
 
 class MechanisticODE(BaseEstimator):
@@ -88,7 +129,9 @@ class MechanisticODE(BaseEstimator):
         Scale the integrated library columns to unit norm before each least-squares
         solve (the threshold still applies to the unscaled coefficients).
     dt : float, default=1.0
-        Sampling interval when ``fit`` is called without ``t``.
+        Sampling interval when ``fit`` is called without ``t`` (prefer passing
+        ``t=`` to ``fit``; omitting ``t`` with the default ``dt=1.0`` warns that unit
+        spacing is assumed).
     fit_method : {"lstsq", "gradient"}, default="lstsq"
         ``"lstsq"``: closed-form least squares with sequential thresholding on the
         integrated library (fast, deterministic). ``"gradient"``: the MNN-style
@@ -109,6 +152,9 @@ class MechanisticODE(BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the encoder initialisation (``fit_method="gradient"``; the
         ``"lstsq"`` mode is deterministic).
+    feature_names : list of str, default=None
+        Names of the state variables used by :meth:`equations` (as in PySINDy);
+        default: the column names of a DataFrame ``X``, else ``x0, x1, ...``.
 
     Attributes
     ----------
@@ -173,6 +219,7 @@ class MechanisticODE(BaseEstimator):
         lr: float = 1e-3,
         hidden_size: int = 256,
         random_state: Any = None,
+        feature_names: Any = None,
     ) -> None:
         self.library = library
         self.degree = degree
@@ -190,6 +237,7 @@ class MechanisticODE(BaseEstimator):
         self.lr = lr
         self.hidden_size = hidden_size
         self.random_state = random_state
+        self.feature_names = feature_names
 
     @classmethod
     def _get_test_params(cls) -> dict[str, Any]:
@@ -212,12 +260,112 @@ class MechanisticODE(BaseEstimator):
             )
         return clone(self.library)
 
-    def _time(self, t: Any, n_samples: int) -> np.ndarray:
+    def _trajectories(
+        self, X: Any, y: Any, t: Any, *, reset: bool, method: str
+    ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+        """Validate ``X`` and ``t``: stacked states, times and trajectory bounds.
+
+        ``X`` is one array (trajectories stacked, each restart of ``t`` starting a
+        new one) or a list of arrays; ``t`` is None, a time step, an array of
+        times, or a list of arrays (one per trajectory).
+        """
+        if _is_trajectory_list(X):
+            parts = [tensor_to_numpy(x, "X") for x in X]
+            lengths = [len(x) for x in parts]
+            if all(hasattr(x, "columns") for x in parts):
+                import pandas as pd
+
+                X = pd.concat(parts, ignore_index=True)
+            else:
+                X = np.concatenate([np.asarray(x) for x in parts])
+        else:
+            lengths = None
+        X = validate_input(self, X, reset=reset, dtype=np.float64, ensure_min_samples=2)
+        n = X.shape[0]
+        if t is None and _looks_like_time(y, n):
+            raise ValueError(
+                f"{type(self).__name__}.{method} ignores y, but the y given looks "
+                "like sample times (a time step or increasing values). Pass the "
+                f"times by keyword: {method}(X, t=t)."
+            )
         if t is None:
             dt = check_positive_float(self.dt, "dt")
-            return dt * np.arange(n_samples, dtype=np.float64)
-        return check_side_array(t, name="t", n_samples=n_samples, numeric=True).astype(
-            np.float64
+            if dt == 1.0:
+                warnings.warn(
+                    f"{type(self).__name__}.{method} got no t: samples are assumed "
+                    "to be 1 time unit apart (unit spacing), which scales every "
+                    "coefficient. Pass t= (sample times or a scalar time step).",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            t = dt
+        if isinstance(t, numbers.Real) and not isinstance(t, bool):
+            dt = check_positive_float(t, "t (a scalar time step)")
+            lengths = lengths or [n]
+            times = np.concatenate(
+                [dt * np.arange(m, dtype=np.float64) for m in lengths]
+            )
+        elif lengths is not None and isinstance(t, Sequence) and len(t) == len(lengths):
+            times = np.concatenate(
+                [
+                    check_side_array(
+                        tt, name=f"t[{i}]", n_samples=m, numeric=True
+                    ).astype(np.float64)
+                    for i, (tt, m) in enumerate(zip(t, lengths, strict=True))
+                ]
+            )
+            for i, (a, b) in enumerate(self._bounds(lengths)):
+                if np.any(np.diff(times[a:b]) <= 0):
+                    raise ValueError(f"t[{i}] must be strictly increasing.")
+        elif (
+            lengths is not None
+            and np.ndim(tensor_to_numpy(t, "t")) == 1
+            and all(m == len(t) for m in lengths)
+        ):  # one time array shared by every trajectory, as PySINDy allows
+            times = np.tile(
+                check_side_array(t, name="t", n_samples=lengths[0], numeric=True),
+                len(lengths),
+            ).astype(np.float64)
+        elif lengths is not None:
+            raise ValueError(
+                f"X is a list of {len(lengths)} trajectories; t must be a scalar "
+                "time step, one array per trajectory (a list of the same length), or "
+                "one array shared by trajectories of equal length."
+            )
+        else:
+            times = check_side_array(t, name="t", n_samples=n, numeric=True).astype(
+                np.float64
+            )
+        bounds = self._bounds(lengths) if lengths is not None else _segments(times)
+        self._check_trajectory_lengths(bounds, times, method)
+        return X, times, bounds
+
+    @staticmethod
+    def _bounds(lengths: list[int]) -> list[tuple[int, int]]:
+        edges = np.concatenate([[0], np.cumsum(lengths)])
+        return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+    def _check_trajectory_lengths(
+        self, bounds: list[tuple[int, int]], times: np.ndarray, method: str
+    ) -> None:
+        """Every trajectory needs enough samples for the solver's order."""
+        order = check_positive_int(self.order, "order")
+        need = order + 2 if method == "fit" else 2
+        short = [b - a for a, b in bounds if b - a < need]
+        if not short:
+            return
+        hint = ""
+        if len(bounds) > 2 and np.all(np.diff(np.sort(times)) > 0):
+            hint = (
+                " The values of t are distinct, so t is probably shuffled: sort X "
+                "and t by time (e.g. order = np.argsort(t))."
+            )
+        raise ValueError(
+            f"{len(short)} of {len(bounds)} trajectories have fewer than {need} "
+            f"samples (shortest: {min(short)}), which {method} with order={order} "
+            "cannot use. t must increase within each trajectory; each place where "
+            "it does not increase starts a new trajectory. Pass separate "
+            "trajectories as lists (X=[X1, X2], t=[t1, t2])." + hint
         )
 
     def _theta(self, X: np.ndarray) -> np.ndarray:
@@ -226,14 +374,16 @@ class MechanisticODE(BaseEstimator):
             raise ValueError("library must return an array of shape (n_samples, k).")
         return theta
 
-    def _windows(self, t: np.ndarray) -> dict[int, np.ndarray]:
+    def _windows(
+        self, t: np.ndarray, bounds: list[tuple[int, int]] | None = None
+    ) -> dict[int, np.ndarray]:
         """Window row indices, grouped by window length: ``{w: (n_win, w)}``."""
         window = check_positive_int(self.window, "window")
         if window < 2:
             raise ValueError(f"window must be >= 2; got {window}.")
         stride = check_positive_int(self.stride, "stride", allow_none=True)
         groups: dict[int, list[np.ndarray]] = {}
-        for a, b in _segments(t):
+        for a, b in _segments(t) if bounds is None else bounds:
             length = b - a
             if length < 2:
                 continue
@@ -259,10 +409,14 @@ class MechanisticODE(BaseEstimator):
         return np.ascontiguousarray(h)
 
     def _integrated_library(
-        self, X: np.ndarray, t: np.ndarray, theta: np.ndarray
+        self,
+        X: np.ndarray,
+        t: np.ndarray,
+        theta: np.ndarray,
+        bounds: list[tuple[int, int]] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, int]:
         """Design matrix (rows, n_terms) and targets (rows, n_features)."""
-        groups = self._windows(t)
+        groups = self._windows(t, bounds)
         order = check_positive_int(self.order, "order")
         m1 = order + 1
         designs, targets = [], []
@@ -327,7 +481,11 @@ class MechanisticODE(BaseEstimator):
         return coef, cycles
 
     def _fit_gradient(
-        self, X: np.ndarray, t: np.ndarray, coef0: np.ndarray
+        self,
+        X: np.ndarray,
+        t: np.ndarray,
+        coef0: np.ndarray,
+        bounds: list[tuple[int, int]] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """MNN-style training (encoder + sparse coefficients), warm-started."""
         n_epochs = check_positive_int(self.n_epochs, "n_epochs")
@@ -350,7 +508,7 @@ class MechanisticODE(BaseEstimator):
         beta = torch.nn.Parameter(torch.as_tensor(coef0, dtype=f64) / coef_unit)
         mask = torch.as_tensor(coef0 != 0)
         data = []
-        for w, idx in self._windows(t).items():
+        for w, idx in self._windows(t, bounds).items():
             Xw = torch.as_tensor(X[idx], dtype=f64)  # (n_win, w, d)
             steps = torch.as_tensor(self._steps(t[idx]), dtype=f64)
             # encoder weights drawn from the local generator (no global RNG use)
@@ -409,32 +567,55 @@ class MechanisticODE(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            States, one row per time point. Several trajectories are stacked
-            vertically; each new trajectory is marked by ``t`` decreasing (or not
-            increasing), e.g. restarting at 0.
+        X : array-like of shape (n_samples, n_features), or list of such arrays
+            States, one row per time point. Several trajectories are either given
+            as a list (``[X1, X2]``, as in PySINDy) or stacked vertically, each
+            new trajectory then being marked by ``t`` not increasing (e.g.
+            restarting at 0). Every trajectory needs at least ``order + 2``
+            samples.
         y : None
-            Ignored.
-        t : array-like of shape (n_samples,), optional
-            Sampling times (uniform or not). Requested by default through
+            Ignored. A ``y`` that looks like sample times (a number, or values
+            increasing like times) raises a ``ValueError``: pass those as ``t=``.
+        t : float, array-like of shape (n_samples,) or list of arrays, optional
+            Sampling times (uniform or not), a scalar time step, or one array per
+            trajectory when ``X`` is a list. Requested by default through
             metadata routing. Without it, samples are ``dt`` apart and form one
-            trajectory.
+            trajectory; with the default ``dt=1.0`` a ``UserWarning`` says so.
 
         Returns
         -------
         self : MechanisticODE
+
+        Raises
+        ------
+        ValueError
+            If ``y`` looks like times while ``t`` is None; if a trajectory is
+            shorter than ``order + 2`` samples (including a shuffled ``t``, which
+            reads as many tiny trajectories); on NaN/inf in ``X`` or ``t``.
         """
-        X = validate_input(self, X, reset=True, dtype=np.float64, ensure_min_samples=2)
-        times = self._time(t, X.shape[0])
+        X, times, bounds = self._trajectories(X, y, t, reset=True, method="fit")
         self.library_ = self._make_library().fit(X)
-        theta = self._theta(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            theta = self._theta(X)
+        if not np.all(np.isfinite(theta)):
+            raise ValueError(
+                "The library terms of X overflow (NaN or inf; e.g. x**2 beyond "
+                f"float64 for max |X| = {np.abs(X).max():.3g}). Rescale X."
+            )
         method = check_option(self.fit_method, "fit_method", ("lstsq", "gradient"))
         if method == "gradient" and not isinstance(self.library_, PolynomialFeatures):
             raise ValueError("fit_method='gradient' needs library='poly'.")
-        Phi, Y, self.n_windows_ = self._integrated_library(X, times, theta)
+        Phi, Y, self.n_windows_ = self._integrated_library(X, times, theta, bounds)
         self.coef_, self.n_cycles_ = self._stlsq(Phi, Y)
         if method == "gradient":
-            self.coef_, self.loss_curve_ = self._fit_gradient(X, times, self.coef_)
+            self.coef_, self.loss_curve_ = self._fit_gradient(
+                X, times, self.coef_, bounds
+            )
+        if not np.all(np.isfinite(self.coef_)):
+            raise ValueError(
+                "The fit produced non-finite coefficients (the integrated library is "
+                "too ill-conditioned at this scale). Rescale X or t."
+            )
         self.support_ = self.coef_ != 0
         names = self._state_names()
         self.terms_ = np.asarray(
@@ -446,6 +627,14 @@ class MechanisticODE(BaseEstimator):
         return self
 
     def _state_names(self) -> list[str]:
+        if self.feature_names is not None:
+            names = [str(n) for n in self.feature_names]
+            if isinstance(self.feature_names, str) or len(names) != self.n_features_in_:
+                raise ValueError(
+                    f"feature_names must be a list of {self.n_features_in_} names "
+                    f"(one per column of X); got {self.feature_names!r}."
+                )
+            return names
         if hasattr(self, "feature_names_in_"):
             return [str(n) for n in self.feature_names_in_]
         return [f"x{i}" for i in range(self.n_features_in_)]
@@ -465,7 +654,9 @@ class MechanisticODE(BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_input(self, X, reset=False, dtype=np.float64)
-        return self._theta(X) @ self.coef_.T
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self._theta(X) @ self.coef_.T
+        return check_finite_output(out, estimator=self, method="predict")
 
     def equations(self, precision: int = 3) -> list[str]:
         """The discovered equations as strings, one per state.
@@ -550,12 +741,12 @@ class MechanisticODE(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            States (several trajectories separated as in :meth:`fit`).
+        X : array-like of shape (n_samples, n_features), or list of such arrays
+            States (several trajectories given as in :meth:`fit`).
         y : None
-            Ignored.
-        t : array-like of shape (n_samples,), optional
-            Sampling times (requested by default); ``dt`` spacing without it.
+            Ignored (one that looks like times raises, as in :meth:`fit`).
+        t : float, array-like of shape (n_samples,) or list of arrays, optional
+            Sampling times or time step (requested by default), as in :meth:`fit`.
         sample_weight : array-like of shape (n_samples,), optional
             Sample weights.
 
@@ -565,15 +756,9 @@ class MechanisticODE(BaseEstimator):
             R² averaged uniformly over the states.
         """
         check_is_fitted(self)
-        X = validate_input(self, X, reset=False, dtype=np.float64)
-        times = self._time(t, X.shape[0])
+        X, times, bounds = self._trajectories(X, y, t, reset=False, method="score")
         deriv = np.empty_like(X)
-        for a, b in _segments(times):
-            if b - a < 2:
-                raise ValueError(
-                    "score needs at least 2 samples per trajectory to estimate "
-                    "derivatives."
-                )
+        for a, b in bounds:
             deriv[a:b] = np.gradient(
                 X[a:b], times[a:b], axis=0, edge_order=2 if b - a > 2 else 1
             )

@@ -857,7 +857,12 @@ class LatentVectorField(
 
     def _latents(self, X_t: torch.Tensor) -> torch.Tensor:
         self._eval_mode()
-        return self._map_batches(self._encode_t, X_t, self.iter_batch_size)
+        Z = self._map_batches(self._encode_t, X_t, self.iter_batch_size)
+        # Distances square the latents: an overflow there would make scores inf.
+        self._check_output(
+            Z.flatten(1).square().sum(dim=1), "the encoder's latents of X (squared)"
+        )
+        return Z
 
     def _decode_np(self, Z: np.ndarray) -> np.ndarray:
         self._eval_mode()

@@ -8,6 +8,7 @@ functions take an already-built model.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._validation import tensor_to_numpy
+from .._validation import check_not_meta, check_positive_int, tensor_to_numpy
 
 __all__ = [
     "concept_token_ids",
@@ -192,18 +193,10 @@ def extract_residual_units(
 
     if pooling not in ("cls", "mean"):
         raise ValueError(f"pooling must be 'cls' or 'mean'; got {pooling!r}.")
+    batch_size = check_positive_int(batch_size, "batch_size")
     layout = _vision_layout(model)
-    parameter = next(model.parameters())
-    images = torch.as_tensor(
-        np.asarray(pixel_values)
-        if not isinstance(pixel_values, torch.Tensor)
-        else pixel_values
-    )
-    if images.ndim != 4:
-        raise ValueError(
-            "pixel_values must have shape (n_images, channels, height, width); got "
-            f"{tuple(images.shape)}."
-        )
+    parameter = _model_parameter(model)
+    images = _check_pixels(pixel_values)
     n_layers, n_heads = len(layout.attention_out), layout.n_heads
     shares = torch.cat(
         [
@@ -222,7 +215,7 @@ def extract_residual_units(
             _recording(layout.attention_out, inputs=True) as heads_in,
             _recording(layout.mlp_out, inputs=False) as mlps,
         ):
-            for begin in range(0, len(images), max(1, int(batch_size))):
+            for begin in range(0, len(images), batch_size):
                 batch = images[begin : begin + batch_size].to(
                     device=parameter.device, dtype=parameter.dtype
                 )
@@ -351,6 +344,146 @@ def _aggregate(
     ]
 
 
+def _model_parameter(model: Any) -> torch.Tensor:
+    """The model's first parameter; refuses a model whose weights are on ``meta``."""
+    try:
+        parameter = next(model.parameters())
+    except StopIteration:
+        raise ValueError("model has no parameters.") from None
+    if parameter.device.type == "meta":
+        raise ValueError(
+            "model's weights are on the 'meta' device (built without values, e.g. "
+            "under torch.device('meta') or with low_cpu_mem_usage and no weights); "
+            "load its weights (or .to_empty(device='cpu') and fill them) first."
+        )
+    return parameter
+
+
+def _check_pixels(pixel_values: Any) -> torch.Tensor:
+    """``pixel_values`` as a non-empty, finite, floating 4-D tensor."""
+    check_not_meta(pixel_values, "pixel_values")
+    images = (
+        pixel_values
+        if isinstance(pixel_values, torch.Tensor)
+        else torch.as_tensor(np.asarray(pixel_values))
+    )
+    if images.ndim != 4:
+        raise ValueError(
+            "pixel_values must have shape (n_images, channels, height, width); got "
+            f"{tuple(images.shape)}."
+        )
+    if not images.is_floating_point():
+        raise TypeError(
+            f"pixel_values must be floating point; got dtype {images.dtype}."
+        )
+    if len(images) == 0:
+        raise ValueError("pixel_values is empty (0 images).")
+    if not bool(torch.isfinite(images).all()):
+        raise ValueError("pixel_values contains NaN or infinity.")
+    return images
+
+
+def _vocab_size(model: Any) -> int | None:
+    embeddings = getattr(model, "get_input_embeddings", None)
+    module = embeddings() if callable(embeddings) else None
+    size = getattr(module, "num_embeddings", None)
+    if size is None:
+        size = getattr(getattr(model, "config", None), "vocab_size", None)
+    return None if size is None else int(size)
+
+
+def _check_text_batch(
+    model: Any, inputs: dict[str, Any], positions: Any
+) -> tuple[dict[str, Any], int, torch.Tensor | None]:
+    """Validate token ids, attention mask and a positions mask before any forward.
+
+    Returns the inputs (arrays turned into tensors), the number of samples and the
+    boolean positions mask (or None).
+    """
+    for key, value in inputs.items():
+        check_not_meta(value, key)
+        if isinstance(value, np.ndarray):
+            inputs[key] = torch.as_tensor(value)
+    if "pixel_values" in inputs:
+        inputs["pixel_values"] = _check_pixels(inputs["pixel_values"])
+        n_samples = len(inputs["pixel_values"])
+        seq_len = None
+    else:
+        ids = inputs.get("input_ids")
+        if not isinstance(ids, torch.Tensor):
+            raise TypeError(
+                "inputs must be a tensor of input_ids, or a dict with 'input_ids' (or "
+                "'pixel_values') as a tensor or array; got "
+                f"{type(ids).__name__ if ids is not None else sorted(inputs)}."
+            )
+        if (
+            ids.dtype.is_floating_point
+            or ids.dtype.is_complex
+            or ids.dtype == torch.bool
+        ):
+            raise TypeError(
+                f"input_ids must be integer token ids; got dtype {ids.dtype}."
+            )
+        if ids.ndim != 2:
+            raise ValueError(
+                "input_ids must have shape (n_samples, seq_len); got "
+                f"{tuple(ids.shape)} (for one sequence pass ids[None])."
+            )
+        n_samples, seq_len = ids.shape
+        if n_samples == 0 or seq_len == 0:
+            raise ValueError(f"input_ids is empty (shape {tuple(ids.shape)}).")
+        vocab = _vocab_size(model)
+        low, high = int(ids.min()), int(ids.max())
+        if low < 0 or (vocab is not None and high >= vocab):
+            raise ValueError(
+                f"input_ids must lie in [0, {vocab}) (the model's vocabulary); got "
+                f"values from {low} to {high}."
+            )
+        attention = inputs.get("attention_mask")
+        if attention is not None:
+            attention = torch.as_tensor(attention)
+            if tuple(attention.shape) != tuple(ids.shape):
+                raise ValueError(
+                    f"attention_mask has shape {tuple(attention.shape)} but input_ids "
+                    f"has {tuple(ids.shape)}; they must match."
+                )
+            _check_rows_nonempty(attention.bool(), "attention_mask")
+    position_mask = None
+    if not isinstance(positions, str):
+        position_mask = torch.as_tensor(
+            np.asarray(tensor_to_numpy(positions, "positions"), dtype=bool)
+        )
+        expected = (n_samples, seq_len)
+        if position_mask.ndim != 2 or (
+            position_mask.shape[0] != n_samples
+            or (seq_len is not None and position_mask.shape[1] != seq_len)
+        ):
+            raise ValueError(
+                "positions must be 'mean', 'last' or a boolean mask of shape "
+                f"(n_samples, seq_len) = {expected}; got shape "
+                f"{tuple(position_mask.shape)}."
+            )
+        _check_rows_nonempty(position_mask, "positions")
+    elif positions not in ("mean", "last"):
+        raise ValueError(
+            f"positions must be 'mean', 'last' or a boolean mask; got {positions!r}."
+        )
+    return inputs, n_samples, position_mask
+
+
+def _check_rows_nonempty(mask: torch.Tensor, name: str) -> None:
+    """Raise if a row of a token mask selects no token (nothing to aggregate)."""
+    empty = torch.nonzero(~mask.any(dim=1)).flatten()
+    if empty.numel():
+        rows = empty[:5].tolist()
+        raise ValueError(
+            f"{empty.numel()} row(s) of {name} select no token (rows {rows}"
+            f"{'...' if empty.numel() > 5 else ''}): there is nothing to aggregate, "
+            "and their head outputs would be exact zeros. Drop those samples or fix "
+            "the mask."
+        )
+
+
 def extract_head_outputs(
     model: torch.nn.Module,
     inputs: Any,
@@ -381,9 +514,19 @@ def extract_head_outputs(
         average over the tokens flagged by a mask (e.g. content tokens of a chat
         prompt).
     batch_size : int, default=16
-        Samples per forward pass.
+        Samples per forward pass (a positive integer).
     layers : iterable of int, default=None
         Layers to read (all when ``None``).
+
+    Raises
+    ------
+    TypeError
+        For float (or boolean) token ids.
+    ValueError
+        For ``batch_size < 1``; ids that are not 2-D or lie outside the model's
+        vocabulary; an ``attention_mask`` or ``positions`` mask whose shape does
+        not match the ids, or with a row that selects no token (its output would be
+        exact zeros); a model whose weights are on the ``meta`` device.
 
     Returns
     -------
@@ -403,6 +546,7 @@ def extract_head_outputs(
     >>> X.shape, head_index[:2].tolist()
     ((3, 8, 32), [[0, 0], [0, 1]])
     """
+    batch_size = check_positive_int(batch_size, "batch_size")
     layout = _head_layout(model)
     selected = (
         list(range(len(layout.out_proj)))
@@ -416,25 +560,17 @@ def extract_head_outputs(
     if isinstance(inputs, torch.Tensor):
         key = "pixel_values" if inputs.ndim == 4 else "input_ids"
         inputs = {key: inputs}
-    inputs = dict(inputs)
-    n_samples = len(next(iter(inputs.values())))
-    position_mask = None
-    if not isinstance(positions, str):
-        position_mask = torch.as_tensor(
-            np.asarray(tensor_to_numpy(positions), dtype=bool)
-        )
-    elif positions not in ("mean", "last"):
-        raise ValueError(
-            f"positions must be 'mean', 'last' or a boolean mask; got {positions!r}."
-        )
-    parameter = next(model.parameters())
+    elif isinstance(inputs, np.ndarray):
+        inputs = {"pixel_values" if inputs.ndim == 4 else "input_ids": inputs}
+    inputs, n_samples, position_mask = _check_text_batch(model, dict(inputs), positions)
+    parameter = _model_parameter(model)
     modules = [layout.out_proj[i] for i in selected]
     outputs = []
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode(), _recording(modules, inputs=True) as captured:
-            for begin in range(0, n_samples, max(1, int(batch_size))):
+            for begin in range(0, n_samples, batch_size):
                 batch = {
                     k: v[begin : begin + batch_size].to(parameter.device)
                     if isinstance(v, torch.Tensor)
@@ -490,7 +626,8 @@ def edit_heads(
     model : torch.nn.Module
         A model supported by :func:`extract_head_outputs`.
     scales : dict of {(layer, head): float}
-        The factor for each edited head.
+        The factor for each edited head; a finite number (NaN or inf raise a
+        ``ValueError``).
 
     Yields
     ------
@@ -513,6 +650,15 @@ def edit_heads(
     layout = _head_layout(model)
     per_layer: dict[int, torch.Tensor] = {}
     for (layer, head), alpha in scales.items():
+        try:  # numbers, numpy scalars and 0-d tensors; not bools or strings
+            value = None if isinstance(alpha, bool | str) else float(alpha)
+        except (TypeError, ValueError):
+            value = None
+        if value is None or not math.isfinite(value):
+            raise ValueError(
+                f"scales[{(layer, head)}] must be a finite number; got {alpha!r} "
+                "(a NaN or infinite scale turns every logit into NaN)."
+            )
         if not (0 <= layer < len(layout.out_proj) and 0 <= head < layout.n_heads):
             raise ValueError(
                 f"head {(layer, head)} does not exist: the model has "

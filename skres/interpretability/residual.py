@@ -564,12 +564,17 @@ class ResiDualAligner(
         return train, val
 
     # -------------------------------------------------------------- inference
-    def _batched(self, fn: Any, X: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """``fn`` over row chunks of ``X`` that bound the intermediate memory."""
+    def _batched(
+        self, fn: Any, X: np.ndarray | torch.Tensor, method: str = "fit"
+    ) -> torch.Tensor:
+        """``fn`` over row chunks of ``X`` that bound the intermediate memory.
+
+        Raises a ``ValueError`` naming ``method`` if the result is not finite.
+        """
         per_row = max(1, self.n_units_ * max(self._bases.shape[1], self.n_dims_))
         batch = max(1, _INFERENCE_ELEMENTS // per_row)
         X_t = X if isinstance(X, torch.Tensor) else self._to_tensor(X)
-        return self._map_batches(fn, X_t, batch)
+        return self._check_output(self._map_batches(fn, X_t, batch), method)
 
     def transform(self, X: Any) -> np.ndarray:
         """Adapted embedding ``z``.
@@ -584,7 +589,9 @@ class ResiDualAligner(
         """
         check_is_fitted(self)
         X_np = self._validate_units(X, reset=False)
-        z = self._batched(lambda xb: self._forward(xb, self._lambdas), X_np)
+        z = self._batched(
+            lambda xb: self._forward(xb, self._lambdas), X_np, "transform"
+        )
         return self._to_numpy(z, X_np.dtype)
 
     def transform_units(self, X: Any) -> np.ndarray:
@@ -610,7 +617,7 @@ class ResiDualAligner(
                 :, adapted
             ]
 
-        return self._to_numpy(self._batched(units, X_np), X_np.dtype)
+        return self._to_numpy(self._batched(units, X_np, "transform_units"), X_np.dtype)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Logits ``logit_scale * cos(z, t_c)``, shape (n_samples, n_classes).
@@ -622,7 +629,9 @@ class ResiDualAligner(
         X_np = self._validate_units(X, reset=False)
         logits = self._to_numpy(
             self._batched(
-                lambda xb: self._logits(self._forward(xb, self._lambdas)), X_np
+                lambda xb: self._logits(self._forward(xb, self._lambdas)),
+                X_np,
+                "decision_function",
             ),
             np.float64,
         )
@@ -633,7 +642,9 @@ class ResiDualAligner(
         check_is_fitted(self)
         X_np = self._validate_units(X, reset=False)
         logits = self._batched(
-            lambda xb: self._logits(self._forward(xb, self._lambdas)), X_np
+            lambda xb: self._logits(self._forward(xb, self._lambdas)),
+            X_np,
+            "predict_proba",
         )
         return self._to_numpy(torch.softmax(logits.double(), dim=1), np.float64)
 

@@ -43,6 +43,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._validation import check_not_meta
+
 __all__ = ["build_linear_pde_system", "solve_linear_pde"]
 
 _METHODS = ("auto", "direct", "dense", "multigrid")
@@ -880,6 +882,11 @@ def solve_linear_pde(
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}; got {method!r}.")
+    for name, value in (("coefficients", coefficients), ("rhs", rhs)):
+        check_not_meta(value, name)
+    check_not_meta(boundary_values, "boundary_values")
+    for step in steps if isinstance(steps, list | tuple) else (steps,):
+        check_not_meta(step, "steps")
     inp = _check_inputs(
         coefficients, rhs, boundary_values, steps, boundary, order, equation_mask
     )

@@ -37,6 +37,8 @@ from typing import Any
 
 import torch
 
+from .._validation import check_not_meta
+
 __all__ = [
     "LinearODEFactorCache",
     "LinearODESolver",
@@ -671,6 +673,51 @@ class LinearODEFactorCache:
         return self._factor
 
 
+_LOW_PRECISION = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def _promote(*values: Any) -> tuple[tuple[Any, ...], torch.dtype | None]:
+    """Cast float32/16 tensors to float64; return them and the dtype to give back.
+
+    The normal equations square the condition number of the row system, so the
+    blocked Cholesky in single precision loses most digits at small steps (u''+u=0
+    at h=1e-3 is off by about 1 in float32). Low-precision inputs are therefore
+    solved in float64 and the solution is cast back to the coefficients' dtype.
+    """
+    names = ("coefficients", "rhs", "init_vars", "steps")
+    for name, value in zip(names, values, strict=True):
+        check_not_meta(value, name)
+    coefficients = values[0]
+    if not (
+        isinstance(coefficients, torch.Tensor) and coefficients.dtype in _LOW_PRECISION
+    ):
+        return values, None
+    promoted = tuple(
+        v.to(torch.float64)
+        if isinstance(v, torch.Tensor) and v.is_floating_point()
+        else v
+        for v in values
+    )
+    return promoted, coefficients.dtype
+
+
+def _check_initial_values(p: _Problem) -> None:
+    """Raise unless ``init_vars`` pins as many values as the ODE's order needs."""
+    nonzero = (p.coefficients.detach() != 0).reshape(-1, p.n_orders).any(dim=0)
+    orders = torch.nonzero(nonzero).flatten()
+    ode_order = int(orders.max()) if orders.numel() else 0
+    n_iv_steps, n_iv_orders = p.init_vars.shape[-3], p.init_vars.shape[-1]
+    if n_iv_steps * n_iv_orders < ode_order:
+        raise ValueError(
+            f"init_vars pins {n_iv_orders} derivative order(s) at {n_iv_steps} "
+            f"step(s), but the ODE is of order {ode_order} (coefficients of "
+            f"derivative {ode_order} are non-zero) and needs {ode_order} initial "
+            f"values per dimension, e.g. u, ..., u^({ode_order - 1}) at the first "
+            "step (init_vars of shape (..., 1, n_dims, "
+            f"{ode_order})); otherwise the solution is not determined."
+        )
+
+
 def solve_linear_ode(
     coefficients: Any,
     rhs: Any,
@@ -719,13 +766,18 @@ def solve_linear_ode(
     Returns
     -------
     u : tensor of shape (..., n_steps, n_dims, n_orders)
-        The solution and its derivatives at every step.
+        The solution and its derivatives at every step, in the dtype of
+        ``coefficients``. float32/float16/bfloat16 problems are solved in float64
+        and cast back (single precision loses most digits in the normal
+        equations at small steps).
 
     Raises
     ------
     ValueError
-        On inconsistent shapes, non-finite values, non-positive steps or a normal
-        matrix that is not positive definite.
+        On inconsistent shapes, non-finite values, non-positive steps, fewer
+        initial values than the ODE's order (the highest derivative with a
+        non-zero coefficient) needs, or a normal matrix that is not positive
+        definite.
 
     Examples
     --------
@@ -741,7 +793,11 @@ def solve_linear_ode(
     >>> abs(float(u[-1, 0, 0]) - torch.exp(torch.tensor(-1.0)).item()) < 1e-4
     True
     """
+    (coefficients, rhs, init_vars, steps), out_dtype = _promote(
+        coefficients, rhs, init_vars, steps
+    )
     p = _prepare(coefficients, rhs, init_vars, steps, n_steps)
+    _check_initial_values(p)
     w = _weights(weights)
     central = bool(central_smoothness)
     if cache is not None:  # frozen LHS: no gradients to coefficients or steps
@@ -758,7 +814,8 @@ def solve_linear_ode(
                 D.detach(), E.detach(), None if F is None else F.detach()
             )
         x = _BandedSolve.apply(factor, rhs_vec, D, E, F)
-    return x.reshape(x.shape[:-1] + (p.n_dims, p.n_orders))
+    u = x.reshape(x.shape[:-1] + (p.n_dims, p.n_orders))
+    return u if out_dtype is None else u.to(out_dtype)
 
 
 def _dense_rows(
@@ -868,7 +925,11 @@ def solve_linear_ode_dense(
     """
     if method not in ("cholesky", "lstsq"):
         raise ValueError(f"method must be 'cholesky' or 'lstsq'; got {method!r}.")
+    (coefficients, rhs, init_vars, steps), out_dtype = _promote(
+        coefficients, rhs, init_vars, steps
+    )
     p = _prepare(coefficients, rhs, init_vars, steps, n_steps)
+    _check_initial_values(p)
     w = _weights(weights)
     A, bvec = _dense_rows(p, bool(central_smoothness), w)
     if method == "lstsq":
@@ -877,7 +938,8 @@ def solve_linear_ode_dense(
         M = A.mT @ A
         L = torch.linalg.cholesky(M)
         x = torch.cholesky_solve((A.mT @ bvec[..., None]), L)[..., 0]
-    return x.reshape(x.shape[:-1] + (p.n_steps, p.n_dims, p.n_orders))
+    u = x.reshape(x.shape[:-1] + (p.n_steps, p.n_dims, p.n_orders))
+    return u if out_dtype is None else u.to(out_dtype)
 
 
 class LinearODESolver(torch.nn.Module):

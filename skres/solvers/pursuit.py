@@ -152,10 +152,10 @@ def _somp_inputs(
     data = torch.tensor(np.asarray(tensor_to_numpy(X), dtype=np.float64), device=device)
     if data.ndim == 2:
         data = data[None]
-    if data.ndim != 3:
+    if data.ndim != 3 or 0 in data.shape:
         raise ValueError(
             "X must have shape (n_samples, n_features) or (n_problems, n_samples, "
-            f"n_features); got {tuple(data.shape)}."
+            f"n_features) with no empty axis; got {tuple(data.shape)}."
         )
     atoms = torch.tensor(
         np.asarray(tensor_to_numpy(dictionary), dtype=np.float64), device=device
@@ -255,6 +255,11 @@ def _greedy_steps(
     total = (centred**2).sum(dim=(1, 2))  # (P,)
     # Laid out (P, v, n) so the per-atom l1 norm reduces over contiguous memory.
     initial = atoms @ centred.transpose(1, 2)  # (P, v, n): (X D^T)^T, kept
+    if not (torch.isfinite(total).all() and torch.isfinite(initial).all()):
+        raise ValueError(
+            "X (or the dictionary) is too large for float64: its sums of squares "
+            f"overflow (max |X| = {float(data.abs().max()):.3g}). Rescale X."
+        )
     correlations = initial.clone()  # residual correlations (R D^T)^T, updated
     squared_norms = (atoms**2).sum(dim=1)  # (v,)
     blocked = (~usable).expand(n_problems, -1).clone()

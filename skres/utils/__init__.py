@@ -1,12 +1,18 @@
-"""Utilities: estimator discovery (:func:`all_estimators`), warnings, test helpers."""
+"""Utilities: estimator discovery (:func:`all_estimators`), warnings, test helpers,
+the cache folder (:func:`get_cache_dir`, :func:`ensure_cache_dir`)."""
 
 from typing import Any
 
+from ._cache import ChecksumError, UnsafeCacheError, ensure_cache_dir, get_cache_dir
 from .discovery import all_estimators
 
 __all__ = [
     "all_estimators",
+    "ChecksumError",
     "DeviceWarning",
+    "ensure_cache_dir",
+    "get_cache_dir",
+    "UnsafeCacheError",
 ]
 
 
