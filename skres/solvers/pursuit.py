@@ -258,7 +258,7 @@ def _greedy_steps(
     if not (torch.isfinite(total).all() and torch.isfinite(initial).all()):
         raise ValueError(
             "X (or the dictionary) is too large for float64: its sums of squares "
-            f"overflow (max |X| = {float(data.abs().max()):.3g}). Rescale X."
+            f"overflow (max |X - mean| = {float(centred.abs().max()):.3g}). Rescale X."
         )
     correlations = initial.clone()  # residual correlations (R D^T)^T, updated
     squared_norms = (atoms**2).sum(dim=1)  # (v,)
