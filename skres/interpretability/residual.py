@@ -40,7 +40,7 @@ _FLOAT_DTYPES = [np.float64, np.float32]
 _INFERENCE_ELEMENTS = 2**24
 #: The per-unit PCA works on unit chunks whose float64 temporaries (covariances and
 #: eigenvectors; centred row blocks) each stay under this many bytes.
-_PCA_CHUNK_BYTES = 2**27
+_PCA_CHUNK_BYTES = 2**26
 
 
 class ResiDualAligner(
