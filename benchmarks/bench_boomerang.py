@@ -27,14 +27,20 @@ from benchmarks._common import markdown_table, measure
 TITLE = "BoomerangDistiller: zero-shot size curve vs naive layer pruning"
 
 _FULL = {
-    "teacher": {"d_model": 64, "n_layer": 10, "n_head": 4, "steps": 2000, "lr": 3e-3},
+    "teacher": {
+        "d_model": 64,
+        "n_layer": 10,
+        "n_head": 4,
+        "max_steps": 2000,
+        "lr": 3e-3,
+    },
     "context": 64,
     "batch_size": 32,
     "seeds": (0, 1, 2),
     "threads": 2,
 }
 _QUICK = {
-    "teacher": {"d_model": 32, "n_layer": 6, "n_head": 4, "steps": 400, "lr": 5e-3},
+    "teacher": {"d_model": 32, "n_layer": 6, "n_head": 4, "max_steps": 400, "lr": 5e-3},
     "context": 32,
     "batch_size": 16,
     "seeds": (0,),
@@ -89,14 +95,14 @@ def _demo(quick: bool, teacher: Any = None) -> dict[str, Any]:
         if teacher is None:
             tp = {**cfg["teacher"], "batch_size": cfg["batch_size"]}
             base = BoomerangDistiller(
-                teacher_params=tp, steps=1, lr=1e-9, random_state=0, **common
+                teacher_params=tp, max_steps=1, lr=1e-9, random_state=0, **common
             ).fit([data.train])
             teacher = base.teacher_
             clock("teacher", t0)
         for i, (name, extra) in enumerate(runs):
             t0 = now()
             est = BoomerangDistiller(
-                teacher=lambda: teacher, steps=100, lr=3e-4, **common, **extra
+                teacher=lambda: teacher, max_steps=100, lr=3e-4, **common, **extra
             ).fit([data.train])
             for order in ("first", "last"):
                 curve = est.size_curve([val], order=order, naive=i == 0)

@@ -43,7 +43,7 @@ def run_batched(n: int, steps: int, k: int, device: str) -> float:
     Z = np.random.RandomState(0).randn(n, k)
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        lvf = LatentVectorField(handle, max_iter=2, device=device).fit(
+        lvf = LatentVectorField(model=handle, max_iter=2, device=device).fit(
             np.zeros((2, 64))
         )
         lvf.set_params(max_iter=steps, tol=1e-300)
@@ -78,7 +78,9 @@ def run_spectral(n: int, k: int, method: str) -> tuple[float, np.ndarray]:
     Z = np.random.RandomState(0).randn(n, k)
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        lvf = LatentVectorField(handle, max_iter=2, device="cpu").fit(np.zeros((2, 64)))
+        lvf = LatentVectorField(model=handle, max_iter=2, device="cpu").fit(
+            np.zeros((2, 64))
+        )
         lvf.jacobian_spectral_radius(Z[:2], method=method, n_power_iter=5)  # warm-up
         start = time.perf_counter()
         rho = lvf.jacobian_spectral_radius(Z, method=method, random_state=0)

@@ -70,7 +70,7 @@ with threadpool_limits(1):
     est = BoomerangDistiller(
         teacher=lambda: hf_decoder_to_stack(model),
         tokenizer=tokenizer,
-        steps=4,
+        max_steps=4,
         batch_size=4,
         context=CONTEXT,
         lr=1e-3,

@@ -30,7 +30,7 @@ with threadpool_limits(1):
         latent_dim=32,
         hidden=(384, 384),
         weight_decay=0.0,
-        n_steps=450,  # the tests use the spec's (512, 512) and 2500 steps at lr=1e-3
+        max_steps=450,  # the tests use the spec's (512, 512) and 2500 steps at lr=1e-3
         lr=3e-3,
         batch_size=None,
         output_activation="sigmoid",
@@ -68,7 +68,7 @@ with threadpool_limits(1):
         hidden=(64, 64),
         noise_std=0.2,
         weight_decay=1e-4,
-        n_steps=400,
+        max_steps=400,
         output_activation="sigmoid",
         random_state=0,
         device="cpu",

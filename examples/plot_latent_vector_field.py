@@ -36,7 +36,7 @@ with threadpool_limits(1):
         latent_dim=2,
         hidden=(128, 128),
         noise_std=0.2,
-        n_steps=800,
+        max_steps=800,
         output_activation="sigmoid",
         n_attractor_samples=500,
         random_state=0,

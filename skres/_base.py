@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
+from ._compat import StrOptions
 from ._validation import (
     check_cast,
     check_finite_output,
@@ -216,6 +217,16 @@ class TorchEstimatorMixin:
     """
 
     _skres_saved_devices_key = "_skres_saved_devices"
+
+    #: Constraints of the parameters every torch-backed estimator takes; merge them
+    #: into the estimator's ``_parameter_constraints``. ``device`` strings are
+    #: checked further (name, availability) by :func:`resolve_device` in ``fit``.
+    _torch_parameter_constraints: dict[str, list[Any]] = {
+        "device": [str, torch.device],
+        "dtype": [StrOptions(set(_DTYPES)), torch.dtype, np.dtype, type],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
 
     # ----------------------------------------------------------------- tags
     def __skres_tags__(self) -> SkresTags:

@@ -13,6 +13,22 @@ from typing import Any
 
 import numpy as np
 
+# Declarative parameter validation (private; sklearn >= 1.2, skres needs >= 1.7).
+# There is no public equivalent to fall back on: a sklearn release that moves
+# these fails tests/test_compat.py, which imports every name, not a user's fit.
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Hidden,
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+    generate_invalid_param_val,
+    make_constraint,
+    validate_parameter_constraints,
+)
+
 try:  # sklearn >= 1.0; private.
     from sklearn.utils.validation import _check_sample_weight as _sk_check_sample_weight
 except ImportError:  # pragma: no cover - exercised only on a future sklearn
@@ -57,3 +73,22 @@ def check_sample_weight(
     if ensure_non_negative and np.any(weights < 0):
         raise ValueError("Negative values in data passed to `sample_weight`")
     return weights
+
+
+__all__ = [
+    "HasMethods",
+    "Hidden",
+    "Interval",
+    "InvalidParameterError",
+    "Options",
+    "StrOptions",
+    "check_sample_weight",
+    "fit_context",
+    "generate_invalid_param_val",
+    "make_constraint",
+    "validate_parameter_constraints",
+]
+
+#: ``@fit_context(prefer_skip_nested_validation=...)``: validates the estimator's
+#: ``_parameter_constraints`` once at the start of the decorated ``fit``.
+fit_context = _fit_context

@@ -56,7 +56,7 @@ def test_distiller_keeps_the_tie_and_the_teacher(seed):
     ids = np.random.default_rng(seed).integers(3, 32, size=400)
     est = BoomerangDistiller(
         teacher=lambda: hf_decoder_to_stack(model),
-        steps=3,
+        max_steps=3,
         batch_size=4,
         context=16,
         patch_order="first",

@@ -32,3 +32,22 @@ def test_check_sample_weight(compat, sparse):
         compat.check_sample_weight([1.0, -1.0, 1.0], X)
     with pytest.raises(ValueError):
         compat.check_sample_weight([1.0, 1.0], X)
+
+
+def test_parameter_validation_helpers_are_available():
+    names = (
+        "HasMethods",
+        "Hidden",
+        "Interval",
+        "InvalidParameterError",
+        "Options",
+        "StrOptions",
+        "fit_context",
+        "generate_invalid_param_val",
+        "make_constraint",
+        "validate_parameter_constraints",
+    )
+    for name in names:
+        assert getattr(_compat, name) is not None, name
+    assert issubclass(_compat.InvalidParameterError, ValueError)
+    assert issubclass(_compat.InvalidParameterError, TypeError)

@@ -508,12 +508,9 @@ def test_regressor_count_and_binned_outcomes():
         ({}, np.zeros(49), "same length"),
         ({}, np.linspace(0, 1, 50), "discrete"),
         ({}, np.zeros((50, 2, 2)), "shape"),
-        ({"weighting": "flat"}, np.zeros(50), "weighting"),
-        ({"zero_weight_policy": "x"}, np.zeros(50), "zero_weight_policy"),
-        ({"clip": -1.0}, np.zeros(50), "clip"),
     ],
 )
-def test_bad_settings_and_parameters(kwargs, settings, match):
+def test_bad_settings(kwargs, settings, match):
     rng = np.random.RandomState(0)
     X = rng.standard_normal((50, 2))
     y = np.arange(50) % 2
@@ -533,8 +530,6 @@ def test_all_zero_weights_and_no_sample_weight_support():
 
     with pytest.raises(TypeError, match="sample_weight"):
         DERMClassifier(NoWeights()).fit(X, y, settings=np.arange(8) % 2)
-    with pytest.raises(ValueError, match="y_bins"):
-        DERMRegressor(y_bins=1).fit(X, y + 0.5, settings=np.arange(8) % 2)
 
 
 def test_tensor_and_dataframe_inputs():

@@ -1,11 +1,14 @@
-"""Every script in examples/ runs, under 60 s on 2 CPU cores."""
+"""Every script in examples/ runs to the end.
+
+Their run times (each under 60 s on 2 CPU cores) are a benchmark, not a test:
+``python -m benchmarks examples`` writes them to benchmarks/RESULTS.md.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,15 +24,11 @@ EXAMPLES = sorted(
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_example_runs(script):
     env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
-    start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, str(script)],
         capture_output=True,
         text=True,
         env=env,
-        timeout=300,
+        timeout=300,  # hang protection only
     )
-    elapsed = time.perf_counter() - start
     assert result.returncode == 0, result.stderr[-3000:]
-    print(f"{script.name}: {elapsed:.1f} s")
-    assert elapsed < 60

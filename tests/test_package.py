@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -18,16 +17,14 @@ def _run(code: str) -> str:
     ).stdout
 
 
-def test_import_skres_is_light_and_fast():
-    start = time.perf_counter()
+def test_import_skres_is_light():
+    # Import speed is a benchmark (python -m benchmarks claims); the test checks
+    # the cause of a slow import instead: no heavy module is loaded by ``import skres``.
+    heavy = ("transformers", "matplotlib", "torch", "sklearn", "scipy", "pandas")
     out = _run(
-        "import sys, skres; "
-        "print(sorted(m for m in ('transformers', 'matplotlib', 'torch') "
-        "if m in sys.modules))"
+        f"import sys, skres; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     )
-    elapsed = time.perf_counter() - start
     assert out.strip() == "[]"
-    assert elapsed < 3.0
 
 
 def test_importing_every_estimator_keeps_heavy_optional_deps_out():

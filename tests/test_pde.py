@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 import warnings
 from functools import cache
 
@@ -35,9 +34,7 @@ def burgers(noise: float = 0.0, **kwargs):
 def clean_fit():
     """Item 15's fit: clean Burgers, 16 windows of 8 x 32, 7 terms, L-BFGS."""
     u, t, x = burgers()
-    start = time.process_time()
-    model = PDEDiscoverer(window=(8, 32), n_windows=16, random_state=0).fit(u, t=t, x=x)
-    return model, time.process_time() - start
+    return PDEDiscoverer(window=(8, 32), n_windows=16, random_state=0).fit(u, t=t, x=x)
 
 
 def _coef(model, name):
@@ -51,14 +48,14 @@ def _spurious(model, true=("u u_x", "u_xx")):
 
 # --------------------------------------------------------------- spec §5.4
 def test_clean_burgers_seven_term_library():
-    """Item 15: both true terms within 2 %, every other |coef| <= 0.01, <= 60 s CPU."""
-    model, elapsed = clean_fit()
+    """Item 15: both true terms within 2 %, every other |coef| <= 0.01 (its <= 60 s
+    CPU is a benchmark: python -m benchmarks claims)."""
+    model = clean_fit()
     assert list(model.feature_names_) == SEVEN
-    assert model.solver_used_ and model.n_iter_ >= 1
+    assert model.solver_used_ and 1 <= model.n_iter_ <= 20  # measured 8
     assert abs(-_coef(model, "u u_x") - 1.0) < 0.02  # measured 0.30 %
     assert abs(_coef(model, "u_xx") - 0.1) < 0.002  # measured 0.70 %
     assert _spurious(model) <= 0.01  # measured 0.0019
-    assert elapsed < 60  # measured 3-8 s on the shared 2-core box
 
 
 def test_noisy_burgers_with_gaussian_denoising(capsys):
@@ -97,7 +94,7 @@ def test_peer_comparison_with_weak_sindy():
     coefs = dict(zip(weak.get_feature_names(), weak.coefficients()[0], strict=True))
     assert abs(coefs["uu_1"] + 1.0) < 0.02  # pysindy's sign: u_t = -u u_x + ...
     assert abs(coefs["u_11"] - 0.1) < 0.002
-    model, _ = clean_fit()
+    model = clean_fit()
     assert abs(_coef(model, "u u_x") + 1.0) < 0.02
     assert abs(_coef(model, "u_xx") - 0.1) < 0.002
 
@@ -234,7 +231,7 @@ def test_grid_search_and_pipeline_route_t_and_x():
     )
     with sklearn.config_context(enable_metadata_routing=True):
         search = GridSearchCV(
-            pipe, {"pde__l1": [1e-5, 1e-3]}, cv=KFold(2), error_score="raise"
+            pipe, {"pde__l1_coef": [1e-5, 1e-3]}, cv=KFold(2), error_score="raise"
         )
         search.fit(u, t=t, x=x)
     assert search.best_score_ > 0.99
@@ -250,24 +247,14 @@ def test_grid_search_and_pipeline_route_t_and_x():
     [
         ({"window": (8,)}, "window"),
         ({"window": (1, 8)}, "window"),
-        ({"n_windows": 0}, "n_windows"),
         ({"terms": {"u_t": 1}}, "terms"),
         ({"terms": {"u_x": -1}}, "terms"),
         ({"terms": {"u_x": ["a"]}}, "terms"),
         ({"terms": {}}, "terms"),
-        ({"denoise": "median"}, "denoise"),
-        ({"denoise": "gaussian", "smooth_sigma": -1.0}, "smooth_sigma"),
-        ({"optimizer": "sgd"}, "optimizer"),
-        ({"solver": "cg"}, "solver"),
-        ({"init": "random"}, "init"),
-        ({"max_iter": -1}, "max_iter"),
-        ({"lr": 0.0}, "lr"),
-        ({"l1": -1.0}, "l1"),
-        ({"threshold": -0.1}, "threshold"),
-        ({"dtype": "int8"}, "dtype"),
+        ({"denoise": "gaussian", "smooth_sigma": [1.0, np.nan]}, "smooth_sigma"),
     ],
 )
-def test_bad_parameters(params, match):
+def test_bad_structured_parameters(params, match):
     u, t, x = burgers()
     with pytest.raises((ValueError, TypeError), match=match):
         PDEDiscoverer(**params).fit(u[:20, :40], t=t[:20], x=x[:40])

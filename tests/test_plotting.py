@@ -71,7 +71,11 @@ def test_plot_head_scores():
     )
     head_index = np.column_stack([np.repeat(np.arange(3), 4), np.tile(np.arange(4), 3)])
     ranker = HeadRanker(
-        dictionary, concept_ids=concept, n_atoms=5, top_k=2, head_index=head_index
+        dictionary=dictionary,
+        concept_ids=concept,
+        n_atoms=5,
+        top_k=2,
+        head_index=head_index,
     ).fit(X)
     ax = plot_head_scores(ranker)
     grid = ax.images[0].get_array()

@@ -20,10 +20,8 @@ import importlib.util
 import json
 import math
 import os
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -43,7 +41,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def warm_cache():
-    """One-off de-quantisation into the cache (install-like, not part of timings)."""
+    """One-off de-quantisation into the cache (install-like)."""
     warm = (
         "import importlib.util; from skres.interpretability import "
         "load_gguf_causal_lm; from skres.utils import get_cache_dir; "
@@ -61,22 +59,17 @@ def warm_cache():
 
 
 def _run_example(name):
-    """Run an example; return its RESULT dict, wall seconds and CPU seconds."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
+    """Run an example; return its RESULT dict (its time is a benchmark:
+    ``python -m benchmarks examples``)."""
     run = subprocess.run(
         [sys.executable, str(EXAMPLES / name)],
         env=ENV,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=600,  # hang protection only
     )
-    elapsed = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     assert run.returncode == 0, run.stderr[-3000:]
     print(run.stdout)
-    print(f"{name}: {elapsed:.1f} s wall, {cpu:.1f} s CPU")
     result = json.loads(
         next(
             line[len("RESULT ") :]
@@ -84,20 +77,19 @@ def _run_example(name):
             if line.startswith("RESULT ")
         )
     )
-    return result, elapsed, cpu
+    return result
 
 
 def test_head_pursuit_on_smollm2(warm_cache):
-    result, elapsed, _ = _run_example("plot_head_pursuit_smollm2.py")
+    result = _run_example("plot_head_pursuit_smollm2.py")
     base, edited, random = result["base"], result["edited"], result["random_median"]
     assert edited["colour_mass"] <= 0.5 * base["colour_mass"]
     assert random["colour_mass"] >= 0.7 * base["colour_mass"]
     assert edited["capital_accuracy"] >= 0.75
-    assert elapsed < 60, f"example took {elapsed:.0f} s with a warm model cache"
 
 
 def test_boomerang_on_smollm2(warm_cache):
-    curve, elapsed, cpu = _run_example("plot_boomerang_smollm2.py")
+    curve = _run_example("plot_boomerang_smollm2.py")
     depths = curve["n_layers"]
     ppl, naive = curve["perplexity"], curve["naive_perplexity"]
     assert depths == list(range(16, 31))
@@ -119,6 +111,3 @@ def test_boomerang_on_smollm2(warm_cache):
             assert p < 0.8 * q, d
         elif d < 30:
             assert p < q, d
-    # The < 60 s budget is one thread's work: CPU time, which load inflates less
-    # than wall time (measured 46-52 s CPU, 49-55 s wall at load 3-5 on 2 cores).
-    assert cpu < 60, f"example used {cpu:.0f} s CPU ({elapsed:.0f} s wall)"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -208,8 +206,8 @@ def test_fast_path_equals_regression_path(seed):
     Z_hat[:, 0] += 0.5 * Z[:, 0] ** 2
     kw = {"blocks": [[0], [1, 2], [3, 4]], "test_latents": [0, 2, 3, 5]}
     W = np.zeros((3, 4), dtype=int)
-    fast = TMEXScorer(W, **kw).fit(Z_hat, Z)
-    slow = TMEXScorer(W, regressor=LinearRegression(), **kw).fit(Z_hat, Z)
+    fast = TMEXScorer(expected=W, **kw).fit(Z_hat, Z)
+    slow = TMEXScorer(expected=W, regressor=LinearRegression(), **kw).fit(Z_hat, Z)
     np.testing.assert_allclose(fast.pvalues_, slow.pvalues_, rtol=1e-8, atol=1e-300)
     np.testing.assert_allclose(fast.statistics_, slow.statistics_, rtol=1e-8)
 
@@ -259,19 +257,21 @@ def test_multidimensional_blocks():
     )
     W = np.array([[1, 1, 0, 0], [0, 0, 1, 1]])
     for gcm_type in ("quadratic", "max"):
-        t = TMEXScorer(W, blocks=[[0, 1], [2, 3]], gcm_type=gcm_type, random_state=0)
+        t = TMEXScorer(
+            expected=W, blocks=[[0, 1], [2, 3]], gcm_type=gcm_type, random_state=0
+        )
         t.fit(Z_hat, Z)
         assert t.pvalues_.shape == (2, 4)
         floor = 1e-10 if gcm_type == "quadratic" else 1.0 / (t.n_bootstrap + 1)
         assert np.all(t.pvalues_[W == 1] <= floor)
         assert t.score_ <= 1
     # The max-type bootstrap is seeded by random_state.
-    a = TMEXScorer(W, blocks=[[0, 1], [2, 3]], gcm_type="max", random_state=3)
+    a = TMEXScorer(expected=W, blocks=[[0, 1], [2, 3]], gcm_type="max", random_state=3)
     b = clone(a)
     Z_null = Z_hat + rng.standard_normal(Z_hat.shape)
     np.testing.assert_array_equal(a.fit(Z_null, Z).pvalues_, b.fit(Z_null, Z).pvalues_)
     # Quadratic GCM is chi-square with 2 degrees of freedom: p = exp(-stat / 2).
-    q = TMEXScorer(W, blocks=[[0, 1], [2, 3]]).fit(Z_null, Z)
+    q = TMEXScorer(expected=W, blocks=[[0, 1], [2, 3]]).fit(Z_null, Z)
     np.testing.assert_allclose(q.pvalues_, np.exp(-q.statistics_ / 2), rtol=1e-10)
 
 
@@ -350,7 +350,9 @@ def test_grid_search_selects_the_aligned_representation():
 
 
 def test_clone_get_params_and_score():
-    t = TMEXScorer("match", alpha=0.01, correction="fdr_bh", regressor=Ridge(1e-6))
+    t = TMEXScorer(
+        expected="match", alpha=0.01, correction="fdr_bh", regressor=Ridge(1e-6)
+    )
     c = clone(t)
     assert c.get_params()["alpha"] == 0.01
     assert c.get_params()["regressor"].alpha == 1e-6
@@ -365,7 +367,7 @@ def test_clone_get_params_and_score():
 
 def test_score_on_new_data_uses_fitted_matching():
     Z_hat, Z, W = make_measurement_model(800, 5, setting="permuted", random_state=1)
-    t = TMEXScorer("match").fit(Z_hat[:400], Z[:400])
+    t = TMEXScorer(expected="match").fit(Z_hat[:400], Z[:400])
     assert t.score(Z_hat[400:], Z[400:]) == 0.0
     # Columns swapped: the fitted matching no longer holds.
     assert t.score(Z_hat[400:, ::-1], Z[400:]) < 0
@@ -383,33 +385,38 @@ def test_dataframe_names_are_kept():
 
 
 # ------------------------------------------------------------------ spec §1.8, 11
-def test_speed_of_closed_form_at_d50():
+def test_closed_form_at_d50_is_one_factorisation(monkeypatch):
+    # The speed-up over per-pair regressions (spec: < 2 s; reference library: 15 s)
+    # is a benchmark (python -m benchmarks tmex); the test counts the work: one QR
+    # of the latents for all 2500 pairs and no per-pair regression.
+    import skres.causal._ci_tests as ci
+
+    calls = {"qr": 0, "regressions": 0}
+    real_qr = np.linalg.qr
+
+    def qr(*args, **kwargs):
+        calls["qr"] += 1
+        return real_qr(*args, **kwargs)
+
+    def regression(*args, **kwargs):
+        calls["regressions"] += 1
+        raise AssertionError("the closed form must not fit per-pair regressions")
+
+    monkeypatch.setattr(np.linalg, "qr", qr)
+    monkeypatch.setattr(ci, "_fit", regression)
+    monkeypatch.setattr(ci, "_residuals", regression)
     Z_hat, Z, _ = make_measurement_model(
         1000, 50, setting="identity", noise=0.2, random_state=0
     )
-    tmex = TMEXScorer()
-    tmex.fit(Z_hat, Z)  # warm-up
-    start = time.perf_counter()
-    tmex.fit(Z_hat, Z)
-    elapsed = time.perf_counter() - start
+    tmex = TMEXScorer().fit(Z_hat, Z)
     assert tmex.n_tested_pairs_ == 2500
-    assert elapsed < 1.0, elapsed  # spec: < 2 s; reference library: 15 s
+    assert calls == {"qr": 1, "regressions": 0}
 
 
 # ------------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"ci_test": "hsic"}, "ci_test"),
-        ({"gcm_type": "sum"}, "gcm_type"),
-        ({"correction": "bh"}, "correction"),
-        ({"alpha": 0.0}, "alpha"),
-        ({"alpha": 1.5}, "alpha"),
-        ({"n_bootstrap": 0}, "n_bootstrap"),
-        ({"kci_epsilon": -1.0}, "kci_epsilon"),
-        ({"degenerate_tol": -1.0}, "degenerate_tol"),
-        ({"regressor": "rf"}, "regressor"),
-        ({"expected": "diagonal"}, "expected"),
         ({"expected": np.ones((2, 2))}, "shape"),
         ({"expected": np.full((3, 3), 2)}, "0/1"),
         ({"blocks": [[0], []]}, "blocks"),
@@ -421,15 +428,10 @@ def test_speed_of_closed_form_at_d50():
         ({"test_latents": [0.5]}, "test_latents"),
     ],
 )
-def test_bad_parameters(params, match):
+def test_bad_data_dependent_parameters(params, match):
     Z_hat, Z, _ = make_measurement_model(100, 3, random_state=0)
     with pytest.raises(ValueError, match=match):
         TMEXScorer(**params).fit(Z_hat, Z)
-
-
-def test_bad_regressor_type():
-    with pytest.raises(TypeError, match="regressor"):
-        TMEXScorer(regressor=object()).fit(np.ones((10, 1)), np.arange(10.0))
 
 
 def test_bad_data():
@@ -461,7 +463,7 @@ def test_pickle_round_trip_keeps_results():
     import pickle
 
     Z_hat, Z, _ = make_measurement_model(300, 4, setting="permuted", random_state=2)
-    t = TMEXScorer("match").fit(Z_hat, Z)
+    t = TMEXScorer(expected="match").fit(Z_hat, Z)
     restored = pickle.loads(pickle.dumps(t))
     np.testing.assert_array_equal(restored.pvalues_, t.pvalues_)
     np.testing.assert_array_equal(restored.matching_, t.matching_)
@@ -504,10 +506,6 @@ def test_pcm_settings():
         TMEXScorer(ci_test="pcm", blocks=[[0, 1]], expected=np.zeros((1, 5))).fit(
             Z_hat, Z
         )
-    with pytest.raises(ValueError, match="pcm_test_split"):
-        TMEXScorer(ci_test="pcm", pcm_test_split=1.0).fit(Z_hat, Z)
-    with pytest.raises(ValueError, match="pcm_rep"):
-        TMEXScorer(ci_test="pcm", pcm_rep=0).fit(Z_hat, Z)
 
 
 # --- KCI at scale: memory estimate and random Fourier features (issue 23) -------------
@@ -565,3 +563,22 @@ def test_kci_rff_null_is_roughly_calibrated_and_agrees_with_exact():
     np.testing.assert_array_equal(
         exact.adjacency_.diagonal(), rff.adjacency_.diagonal()
     )
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"ci_test": "kci"},
+        {"ci_test": "pcm", "pcm_rep": 2, "random_state": 3},
+        {"regressor": Ridge(1e-3)},
+        {"regressor": Ridge(1e-3), "gcm_type": "max", "random_state": 1},
+    ],
+    ids=["kci", "pcm", "gcm-regressor", "gcm-max-bootstrap"],
+)
+def test_n_jobs_gives_identical_results(params):
+    Z_hat, Z, _ = make_measurement_model(150, 3, setting="rotated", random_state=4)
+    one = TMEXScorer(**params, n_jobs=1).fit(Z_hat, Z)
+    two = TMEXScorer(**params, n_jobs=2, verbose=0).fit(Z_hat, Z)
+    np.testing.assert_array_equal(one.pvalues_, two.pvalues_)
+    np.testing.assert_array_equal(one.statistics_, two.statistics_)
+    assert one.score_ == two.score_

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from scipy import linalg, stats
 from sklearn.base import clone
+from sklearn.utils.parallel import Parallel, delayed
 
 __all__ = [
     "adjust_pvalues",
@@ -215,6 +216,21 @@ def _residuals(regressor: Any, features: np.ndarray, target: np.ndarray) -> np.n
     return target - fitted
 
 
+def _latent_residuals(
+    regressor: Any, Y: np.ndarray, Z: np.ndarray, j: int, multi: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Residuals of ``Z_j`` and of every column of ``Y`` on ``Z_{-j}``."""
+    features = Z[:, _others(Z.shape[1], j)]
+    rx = _residuals(regressor, features, Z[:, j])
+    if multi and Y.shape[1] > 1:
+        ry = _residuals(regressor, features, Y)
+    else:
+        ry = np.column_stack(
+            [_residuals(regressor, features, Y[:, c]) for c in range(Y.shape[1])]
+        )
+    return rx, ry
+
+
 def gcm_regression(
     Y: np.ndarray,
     Z: np.ndarray,
@@ -226,12 +242,16 @@ def gcm_regression(
     n_bootstrap: int = 499,
     rng: np.random.Generator | None = None,
     tol: float = 1e-12,
+    n_jobs: int | None = None,
+    verbose: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """GCM with an arbitrary scikit-learn regressor (in-sample residuals).
 
     For each tested latent ``j``: one fit of ``Z_j`` on ``Z_{-j}`` and one fit of
     every block column on ``Z_{-j}`` (one multi-output fit when the regressor
-    supports it). Each fit uses a fresh :func:`~sklearn.base.clone`.
+    supports it). Each fit uses a fresh :func:`~sklearn.base.clone`. The fits of
+    different latents run in ``n_jobs`` joblib workers; the bootstrap then runs in
+    order, so results do not depend on ``n_jobs``.
 
     Returns
     -------
@@ -246,17 +266,13 @@ def gcm_regression(
     pvalues = np.ones((m, len(J)))
     statistics = np.zeros((m, len(J)))
     degenerate = np.zeros((m, len(J)), dtype=bool)
+    residuals = Parallel(n_jobs=n_jobs, verbose=verbose)(
+        delayed(_latent_residuals)(regressor, Y, Z, int(j), multi) for j in J
+    )
     for col, j in enumerate(J):
-        features = Z[:, _others(d, j)]
-        rx = _residuals(regressor, features, Z[:, j])
+        rx, ry = residuals[col]
         ss_x = np.sum((Z[:, j] - Z[:, j].mean()) ** 2)
         x_degenerate = bool(_degenerate_guard(np.sum(rx**2), ss_x, tol))
-        if multi and Y.shape[1] > 1:
-            ry = _residuals(regressor, features, Y)
-        else:
-            ry = np.column_stack(
-                [_residuals(regressor, features, Y[:, c]) for c in range(Y.shape[1])]
-            )
         y_degenerate = _degenerate_guard(np.sum(ry**2, axis=0), ss_y, tol)
         products = [ry[:, np.asarray(b)] * rx[:, None] for b in blocks]
         if len({len(b) for b in blocks}) == 1:
@@ -281,6 +297,44 @@ def gcm_regression(
 
 
 # ------------------------------------------------------------------------- PCM
+def _pcm_column(
+    Y: np.ndarray,
+    Z: np.ndarray,
+    blocks: Blocks,
+    j: int,
+    regressor: Any,
+    splits: list[np.ndarray],
+    n_test: int,
+    tol: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """PCM statistics ``(n_blocks, rep)`` and degeneracy ``(n_blocks,)`` of latent j."""
+    m = len(blocks)
+    stats_col = np.zeros((m, len(splits)))
+    degenerate = np.zeros(m, dtype=bool)
+    cond = Z[:, _others(Z.shape[1], j)]
+    full = np.column_stack([Z[:, j], cond])
+    for r, perm in enumerate(splits):
+        te, tr = perm[:n_test], perm[n_test:]
+        for i, b in enumerate(blocks):
+            y = Y[:, b[0]]
+            g = _fit(regressor, full[tr], y[tr])
+            g_tr = g.predict(full[tr])
+            g_z = _fit_predict(regressor, cond[tr], g_tr, cond)
+            rho = np.mean((y[tr] - g_z[tr]) * g_tr)
+            h = np.sign(rho) * (g.predict(full[te]) - g_z[te])
+            r_h = h - _fit_predict(regressor, cond[te], h, cond[te])
+            r_y = y[te] - _fit_predict(regressor, cond[te], y[te], cond[te])
+            ss_y = np.sum((y[te] - y[te].mean()) ** 2)
+            if _degenerate_guard(np.sum(r_y**2), ss_y, tol):
+                degenerate[i] = True
+                continue
+            L = r_y * r_h
+            sd = L.std(ddof=1)
+            t_stat = np.sqrt(n_test) * L.mean() / sd if sd > 0 else -np.inf
+            stats_col[i, r] = t_stat if np.isfinite(t_stat) else -np.inf
+    return stats_col, degenerate
+
+
 def pcm(
     Y: np.ndarray,
     Z: np.ndarray,
@@ -292,6 +346,8 @@ def pcm(
     test_split: float = 0.5,
     rng: np.random.Generator,
     tol: float = 1e-12,
+    n_jobs: int | None = None,
+    verbose: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Projected covariance measure (Lundborg, Kim, Shah, Samworth 2022).
 
@@ -303,15 +359,16 @@ def pcm(
     ``h`` and ``Y`` on ``Z`` and takes the studentised mean of the residual
     product. The statistic is the mean over repetitions, the p-value one-sided,
     ``1 - Phi(T)``. One-column blocks only. ``regressor="linear"`` is OLS with
-    intercept (as ``LinearRegression``), fitted with numpy directly.
+    intercept (as ``LinearRegression``), fitted with numpy directly. The splits are
+    drawn first; the tested latents then run in ``n_jobs`` joblib workers, so
+    results do not depend on ``n_jobs``.
 
     Returns
     -------
     pvalues, statistics, degenerate : ndarray of shape (n_blocks, n_tested)
     """
-    n, d = Z.shape
+    n = Z.shape[0]
     J = np.asarray(test_latents)
-    m = len(blocks)
     n_test = int(round(n * test_split))
     if not 2 <= n_test <= n - 2:
         raise ValueError(
@@ -319,30 +376,12 @@ def pcm(
             f"{n} samples."
         )
     splits = [rng.permutation(n) for _ in range(rep)]
-    stats_rep = np.zeros((m, len(J), rep))
-    degenerate = np.zeros((m, len(J)), dtype=bool)
-    for col, j in enumerate(J):
-        cond = Z[:, _others(d, j)]
-        full = np.column_stack([Z[:, j], cond])
-        for r, perm in enumerate(splits):
-            te, tr = perm[:n_test], perm[n_test:]
-            for i, b in enumerate(blocks):
-                y = Y[:, b[0]]
-                g = _fit(regressor, full[tr], y[tr])
-                g_tr = g.predict(full[tr])
-                g_z = _fit_predict(regressor, cond[tr], g_tr, cond)
-                rho = np.mean((y[tr] - g_z[tr]) * g_tr)
-                h = np.sign(rho) * (g.predict(full[te]) - g_z[te])
-                r_h = h - _fit_predict(regressor, cond[te], h, cond[te])
-                r_y = y[te] - _fit_predict(regressor, cond[te], y[te], cond[te])
-                ss_y = np.sum((y[te] - y[te].mean()) ** 2)
-                if _degenerate_guard(np.sum(r_y**2), ss_y, tol):
-                    degenerate[i, col] = True
-                    continue
-                L = r_y * r_h
-                sd = L.std(ddof=1)
-                t_stat = np.sqrt(n_test) * L.mean() / sd if sd > 0 else -np.inf
-                stats_rep[i, col, r] = t_stat if np.isfinite(t_stat) else -np.inf
+    columns = Parallel(n_jobs=n_jobs, verbose=verbose)(
+        delayed(_pcm_column)(Y, Z, blocks, int(j), regressor, splits, n_test, tol)
+        for j in J
+    )
+    stats_rep = np.stack([c[0] for c in columns], axis=1)  # (m, n_tested, rep)
+    degenerate = np.stack([c[1] for c in columns], axis=1)
     statistics = stats_rep.mean(axis=2)
     pvalues = stats.norm.sf(statistics)
     pvalues[degenerate] = 1.0
@@ -420,6 +459,8 @@ def kci(
     max_memory: float = 2048.0,
     n_features: tuple[int, int] = (25, 100),
     rng: np.random.Generator | None = None,
+    n_jobs: int | None = None,
+    verbose: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Kernel conditional-independence test (Zhang, Peters, Janzing, Schoelkopf 2011).
 
@@ -438,7 +479,9 @@ def kci(
     ``||Phi_x~^T Phi_y~||_F^2`` and the gamma null takes its moments from the
     ``D^2`` products of residual features: ``O(n D_z^2)`` time, ``O(n D_z)``
     memory. ``"auto"`` runs the exact test when its memory estimate is within
-    ``max_memory`` MiB, the approximation otherwise (with a warning).
+    ``max_memory`` MiB, the approximation otherwise (with a warning). The exact
+    test runs the tested latents in ``n_jobs`` joblib workers (deterministic:
+    results do not depend on ``n_jobs``); the approximation is serial.
 
     Returns
     -------
@@ -470,7 +513,42 @@ def kci(
         method = "rff"
     if method == "rff":
         return _kci_rff(Y, Z, blocks, test_latents, epsilon, tol, n_features, rng)
-    return _kci_exact(Y, Z, blocks, test_latents, epsilon, tol)
+    return _kci_exact(Y, Z, blocks, test_latents, epsilon, tol, n_jobs, verbose)
+
+
+def _kci_column(
+    Ys: np.ndarray,
+    Zs: np.ndarray,
+    Ky: list[np.ndarray],
+    const_y: list[bool],
+    j: int,
+    epsilon: float,
+    tol: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """KCI p-values, statistics and degeneracy of every block against latent j."""
+    n, d = Zs.shape
+    m = len(Ky)
+    pvalues, statistics = np.ones(m), np.zeros(m)
+    degenerate = np.zeros(m, dtype=bool)
+    cond = Zs[:, _others(d, j)]
+    Kx = _gaussian_gram(np.column_stack([Zs[:, j], cond / 2]))
+    if cond.shape[1]:
+        Kz = _gaussian_gram(cond)
+        Rz = epsilon * np.linalg.inv(Kz + epsilon * np.eye(n))
+    else:
+        Rz = np.eye(n)
+    KxR = Rz @ Kx @ Rz
+    phi_x = _eig_features(KxR)
+    for i in range(m):
+        KyR = Rz @ Ky[i] @ Rz
+        if const_y[i] or np.trace(KyR) <= tol * max(np.trace(Ky[i]), 1e-300):
+            degenerate[i] = True
+            continue
+        stat = float(np.sum(KxR * KyR))
+        phi_y = _eig_features(KyR)
+        pvalues[i] = _gamma_null_pvalue(stat, phi_x, phi_y)
+        statistics[i] = stat
+    return pvalues, statistics, degenerate
 
 
 def _kci_exact(
@@ -480,9 +558,11 @@ def _kci_exact(
     test_latents: np.ndarray,
     epsilon: float,
     tol: float,
+    n_jobs: int | None,
+    verbose: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The exact KCI with ``n x n`` Gram matrices (see :func:`kci`)."""
-    n, d = Z.shape
+    n = Z.shape[0]
     Zs, Ys = _standardize(Z), _standardize(Y)
     J = np.asarray(test_latents)
     m = len(blocks)
@@ -498,25 +578,11 @@ def _kci_exact(
         )
     Ky = [_gaussian_gram(Ys[:, np.asarray(b)]) for b in blocks]
     const_y = [bool(np.all(Ys[:, np.asarray(b)] == 0)) for b in blocks]
-    for col, j in enumerate(J):
-        cond = Zs[:, _others(d, j)]
-        Kx = _gaussian_gram(np.column_stack([Zs[:, j], cond / 2]))
-        if cond.shape[1]:
-            Kz = _gaussian_gram(cond)
-            Rz = epsilon * np.linalg.inv(Kz + epsilon * np.eye(n))
-        else:
-            Rz = np.eye(n)
-        KxR = Rz @ Kx @ Rz
-        phi_x = _eig_features(KxR)
-        for i in range(m):
-            KyR = Rz @ Ky[i] @ Rz
-            if const_y[i] or np.trace(KyR) <= tol * max(np.trace(Ky[i]), 1e-300):
-                degenerate[i, col] = True
-                continue
-            stat = float(np.sum(KxR * KyR))
-            phi_y = _eig_features(KyR)
-            pvalues[i, col] = _gamma_null_pvalue(stat, phi_x, phi_y)
-            statistics[i, col] = stat
+    columns = Parallel(n_jobs=n_jobs, verbose=verbose)(
+        delayed(_kci_column)(Ys, Zs, Ky, const_y, int(j), epsilon, tol) for j in J
+    )
+    for col, (p, stat, deg) in enumerate(columns):
+        pvalues[:, col], statistics[:, col], degenerate[:, col] = p, stat, deg
     return pvalues, statistics, degenerate
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,13 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
-from .._compat import check_sample_weight
+from .._compat import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    check_sample_weight,
+    fit_context,
+)
 from .._validation import (
     check_finite_output,
     check_option,
@@ -301,6 +308,15 @@ class _BaseDERM(MetaEstimatorMixin, BaseEstimator):
     __metadata_request__fit = {"settings": True}
     _default_estimator: type[BaseEstimator]
 
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit"]), None],
+        "weighting": [StrOptions({"derm", "independence"})],
+        "clip": [Interval(Real, 0, None, closed="left")],
+        "normalize": ["boolean"],
+        "zero_weight_policy": [StrOptions({"drop", "keep_eps"})],
+        "random_state": ["random_state"],
+    }
+
     def __init__(
         self,
         estimator: Any = None,
@@ -368,14 +384,6 @@ class _BaseDERM(MetaEstimatorMixin, BaseEstimator):
         )
         return router
 
-    def _check_params(self) -> None:
-        check_option(self.weighting, "weighting", ("derm", "independence"))
-        check_positive_float(self.clip, "clip", allow_zero=True)
-        check_option(
-            self.zero_weight_policy, "zero_weight_policy", ("drop", "keep_eps")
-        )
-        check_option(self.normalize, "normalize", (True, False))
-
     def _y_bins(self) -> Any:
         return None
 
@@ -390,7 +398,6 @@ class _BaseDERM(MetaEstimatorMixin, BaseEstimator):
         sample_weight: Any,
         fit_params: dict[str, Any],
     ) -> Any:
-        self._check_params()
         estimator = self._make_estimator()
         if not has_fit_parameter(estimator, "sample_weight"):
             raise TypeError(
@@ -637,6 +644,7 @@ class DERMClassifier(ClassifierMixin, _BaseDERM):
     def _get_test_params(cls) -> dict[str, Any]:
         return {"random_state": 0}
 
+    @fit_context(prefer_skip_nested_validation=False)
     def fit(
         self,
         X: Any,
@@ -821,6 +829,11 @@ class DERMRegressor(RegressorMixin, _BaseDERM):
 
     _default_estimator = Ridge
 
+    _parameter_constraints: dict = {
+        **_BaseDERM._parameter_constraints,
+        "y_bins": [Interval(Integral, 2, None, closed="left"), "array-like", None],
+    }
+
     def __init__(
         self,
         estimator: Any = None,
@@ -875,6 +888,7 @@ class DERMRegressor(RegressorMixin, _BaseDERM):
             score = float(super().score(X, y, sample_weight=sample_weight))
         return check_finite_output(score, estimator=self, method="score", action="warn")
 
+    @fit_context(prefer_skip_nested_validation=False)
     def fit(
         self,
         X: Any,

@@ -11,8 +11,8 @@ them plus exact per-arm OLS adjustment), until nothing is significant.
 
 from __future__ import annotations
 
-import numbers
 import warnings
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -20,12 +20,13 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils import Bunch, ClassifierTags, Tags, check_random_state
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from .._base import SkresTags, TorchEstimatorMixin
+from .._compat import Interval, StrOptions, fit_context
 from .._validation import (
     check_groups,
-    check_option,
     check_positive_float,
     check_positive_int,
     check_treatment,
@@ -121,6 +122,13 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
         Precision of the statistics (keep float64 unless memory forces otherwise).
     random_state : int, RandomState instance or None, default=None
         Seeds the folds of ``residualize="crossfit"``; nothing else is random.
+    n_jobs : int or None, default=None
+        Parallel joblib workers over the permutations of :meth:`permutation_check`
+        (each permutation's search is independent). ``None`` means 1 unless in a
+        joblib context; -1 uses all processors. Results do not depend on
+        ``n_jobs``.
+    verbose : int, default=0
+        Verbosity of those joblib workers (0: silent).
 
     Attributes
     ----------
@@ -200,10 +208,29 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
 
     __metadata_request__fit = {"treatment": True}
 
+    _parameter_constraints: dict = {
+        **TorchEstimatorMixin._torch_parameter_constraints,
+        "alpha": [Interval(Real, 0, 1, closed="neither")],
+        "correction": [StrOptions({"bonferroni", "bh", "none"})],
+        "bonferroni_m": [StrOptions({"remaining", "all"})],
+        "strata": [StrOptions({"quantile", "positive"})],
+        "n_strata": [Interval(Integral, 2, None, closed="left")],
+        "min_per_cell": [Interval(Integral, 1, None, closed="left")],
+        "strata_cap": ["boolean"],
+        "residualize": [StrOptions({"ols", "crossfit"}), None],
+        "n_folds": [Interval(Integral, 2, None, closed="left")],
+        "select": [StrOptions({"tau", "p", "t"})],
+        "max_rounds": [Interval(Integral, 1, None, closed="left"), None],
+        "min_active": [Interval(Real, 0, 1, closed="both")],
+        "reference_mode": ["boolean", StrOptions({"strict"})],
+        "dtype": [StrOptions({"float64", "float32"}), torch.dtype, np.dtype, type],
+        "n_jobs": [Integral, None],
+    }
+
     def __init__(
         self,
-        alpha: float = 0.05,
         *,
+        alpha: float = 0.05,
         correction: str = "bonferroni",
         bonferroni_m: str = "remaining",
         strata: str = "quantile",
@@ -219,6 +246,8 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
         device: Any = "auto",
         dtype: Any = "float64",
         random_state: Any = None,
+        n_jobs: int | None = None,
+        verbose: int = 0,
     ) -> None:
         self.alpha = alpha
         self.correction = correction
@@ -236,6 +265,8 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
 
     # ---------------------------------------------------------------- helpers
     @classmethod
@@ -253,32 +284,6 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
 
     def __skres_tags__(self) -> SkresTags:
         return SkresTags(torch=True, stochastic=False)
-
-    def _check_params(self) -> None:
-        if not (
-            isinstance(self.alpha, numbers.Real)
-            and not isinstance(self.alpha, bool)
-            and 0 < self.alpha < 1
-        ):
-            raise ValueError(f"alpha must be a number in (0, 1); got {self.alpha!r}.")
-        check_option(self.correction, "correction", ("bonferroni", "bh", "none"))
-        check_option(self.bonferroni_m, "bonferroni_m", ("remaining", "all"))
-        check_option(self.strata, "strata", ("quantile", "positive"))
-        if check_positive_int(self.n_strata, "n_strata") < 2:
-            raise ValueError(f"n_strata must be >= 2; got {self.n_strata!r}.")
-        check_positive_int(self.min_per_cell, "min_per_cell")
-        check_option(self.strata_cap, "strata_cap", (True, False))
-        check_option(self.residualize, "residualize", ("ols", "crossfit", None))
-        if check_positive_int(self.n_folds, "n_folds") < 2:
-            raise ValueError(f"n_folds must be >= 2; got {self.n_folds!r}.")
-        check_option(self.select, "select", ("tau", "p", "t"))
-        check_positive_int(self.max_rounds, "max_rounds", allow_none=True)
-        min_active = check_positive_float(
-            self.min_active, "min_active", allow_zero=True
-        )
-        if min_active > 1:
-            raise ValueError(f"min_active must be in [0, 1]; got {self.min_active!r}.")
-        check_option(self.reference_mode, "reference_mode", (False, True, "strict"))
 
     def _settings(self) -> dict[str, Any]:
         """The effective test settings (``reference_mode`` overrides some)."""
@@ -363,6 +368,7 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
         return X, T.astype(bool), N, raw
 
     # -------------------------------------------------------------------- fit
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(
         self,
         X: Any,
@@ -397,7 +403,6 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
         -------
         self : NeuralEffectSearch
         """
-        self._check_params()
         Z, treated, N, raw = self._prepare(X, y, treatment, groups, nuisance, True)
         self._setup_torch(raw)
         self.dtype_ = _resolve_stat_dtype(self.dtype)
@@ -560,7 +565,9 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
         n_permutations : int, default=100
             Number of permutations.
         random_state : int, RandomState instance or None, default=None
-            Seeds the permutations.
+            Seeds the permutations (and, for ``residualize="crossfit"``, one
+            independent fold generator per permutation, so that results do not
+            depend on ``n_jobs``).
 
         Returns
         -------
@@ -569,7 +576,7 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
             ``n_first_round_significant`` (per permutation) and ``fwer`` (fraction
             of permutations with a non-empty selection).
         """
-        self._check_params()
+        self._validate_params()
         check_positive_int(n_permutations, "n_permutations")
         fitted = self.__dict__.copy()
         try:
@@ -584,12 +591,20 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
             first = None
             if N is None:
                 first = _first_round_batched(Z, perms, self.device_, self.dtype_)
-            selected, n_first = [], []
-            for i, t in enumerate(perms):
-                pre = None if first is None else tuple(part[i] for part in first)
-                res = _Search(self, Z, t, N, search_rng, first_round=pre).run()
-                selected.append(res["selected_features_"])
-                n_first.append(len(res["first_round_significant_"]))
+            rngs = search_rng.spawn(n_permutations)
+            runs = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
+                delayed(_permuted_search)(
+                    self,
+                    Z,
+                    t,
+                    N,
+                    rngs[i],
+                    None if first is None else tuple(part[i] for part in first),
+                )
+                for i, t in enumerate(perms)
+            )
+            selected = [sel for sel, _ in runs]
+            n_first = [n for _, n in runs]
         finally:
             self.__dict__.clear()
             self.__dict__.update(fitted)
@@ -600,6 +615,19 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
             n_first_round_significant=np.array(n_first),
             fwer=float(np.mean(n_selected > 0)),
         )
+
+
+def _permuted_search(
+    est: NeuralEffectSearch,
+    Z: np.ndarray,
+    treated: np.ndarray,
+    N: np.ndarray | None,
+    rng: np.random.Generator,
+    first_round: Any,
+) -> tuple[np.ndarray, int]:
+    """One search of :meth:`NeuralEffectSearch.permutation_check` (a joblib task)."""
+    res = _Search(est, Z, treated, N, rng, first_round=first_round).run()
+    return res["selected_features_"], len(res["first_round_significant_"])
 
 
 def _binary_target(y: Any) -> Any:

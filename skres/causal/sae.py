@@ -9,6 +9,7 @@ TopK (or BatchTopK, or ReLU with an L1 penalty) nonlinearity.
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -22,11 +23,9 @@ from sklearn.utils import Tags
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._base import TorchEstimatorMixin
+from .._compat import Interval, StrOptions, fit_context
 from .._validation import (
     check_groups,
-    check_option,
-    check_positive_float,
-    check_positive_int,
     tensor_to_numpy,
     validate_input,
 )
@@ -176,6 +175,21 @@ class SparseAutoencoder(
     ((2000, 128), True)
     """
 
+    _parameter_constraints: dict = {
+        **TorchEstimatorMixin._torch_parameter_constraints,
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions({"topk", "batchtopk", "relu_l1"})],
+        "l1_coef": [Interval(Real, 0, None, closed="left")],
+        "pre_bias": [StrOptions({"mean", "median"}), "boolean"],
+        "tied_init": ["boolean"],
+        "unit_norm_decoder": ["boolean"],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "grad_clip": [Interval(Real, 0, None, closed="neither"), None],
+    }
+
     def __init__(
         self,
         n_components: int | None = None,
@@ -229,28 +243,15 @@ class SparseAutoencoder(
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
-    def _check_params(self, n_features: int) -> int:
-        """Validate hyper-parameters; return the number of atoms."""
-        check_option(self.activation, "activation", ("topk", "batchtopk", "relu_l1"))
-        check_option(self.pre_bias, "pre_bias", ("mean", "median", True, False))
-        n_components = check_positive_int(
-            self.n_components, "n_components", allow_none=True
-        )
-        n_components = 12 * n_features if n_components is None else n_components
-        if self.activation != "relu_l1":
-            k = check_positive_int(self.k, "k")
-            if k > n_components:
-                raise ValueError(
-                    f"k={k} must not exceed n_components={n_components}: a sample "
-                    "cannot have more active atoms than the dictionary has."
-                )
-        else:
-            check_positive_float(self.l1_coef, "l1_coef", allow_zero=True)
-        check_positive_float(self.lr, "lr")
-        check_positive_int(self.batch_size, "batch_size")
-        check_positive_int(self.max_epochs, "max_epochs")
-        if self.grad_clip is not None:
-            check_positive_float(self.grad_clip, "grad_clip")
+    def _n_components(self, n_features: int) -> int:
+        """The number of atoms (``12 * n_features`` by default); checks ``k``."""
+        n_components = self.n_components
+        n_components = 12 * n_features if n_components is None else int(n_components)
+        if self.activation != "relu_l1" and self.k > n_components:
+            raise ValueError(
+                f"k={self.k} must not exceed n_components={n_components}: a sample "
+                "cannot have more active atoms than the dictionary has."
+            )
         return n_components
 
     def _activate(self, pre: torch.Tensor, *, training: bool) -> torch.Tensor:
@@ -298,6 +299,7 @@ class SparseAutoencoder(
         return module
 
     # -------------------------------------------------------------------- fit
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None) -> SparseAutoencoder:
         """Train the sparse autoencoder on the rows of ``X``.
 
@@ -314,7 +316,7 @@ class SparseAutoencoder(
         """
         X_np = validate_input(self, X, reset=True, dtype=_FLOAT_DTYPES)
         n_samples, n_features = X_np.shape
-        n_components = self._check_params(n_features)
+        n_components = self._n_components(n_features)
         generator = self._setup_torch(X)
         X_t = self._to_tensor(X_np)
 

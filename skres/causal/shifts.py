@@ -17,6 +17,7 @@ from __future__ import annotations
 import numbers
 import warnings
 from collections.abc import Callable
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -27,11 +28,10 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from .._base import SkresTags
+from .._compat import Interval, StrOptions, fit_context
 from .._validation import (
     check_environment,
     check_option,
-    check_positive_float,
-    check_positive_int,
     tensor_to_numpy,
     validate_input,
 )
@@ -233,6 +233,8 @@ class ShiftedNodeFinder(TransformerMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the FastICA initialisations. Restart ``r`` uses the same seed in
         every environment, so results do not depend on the order of environments.
+    verbose : int, default=0
+        Verbosity of the joblib workers running the FastICA fits (0: silent).
 
     Attributes
     ----------
@@ -320,6 +322,23 @@ n_components)
     __metadata_request__fit = {"environment": True}
     __metadata_request__transform = {"environment": True}
 
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        "alpha": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="left")],
+        "statistic": [StrOptions({"abs", "signed"})],
+        "test_function": [StrOptions({"abs_le_1"}), callable],
+        "rank_tol": [Interval(Real, 0, None, closed="neither"), None],
+        "matching": [StrOptions({"sort", "sort+assign"})],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "ica_algorithm": [StrOptions({"parallel", "deflation"})],
+        "ica_fun": [StrOptions({"logcosh", "exp", "cube"})],
+        "n_jobs": [Integral, None],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
     def __init__(
         self,
         n_components: int | None = None,
@@ -336,6 +355,7 @@ n_components)
         max_iter: int = 1000,
         tol: float = 1e-4,
         random_state: Any = None,
+        verbose: int = 0,
     ) -> None:
         self.n_components = n_components
         self.alpha = alpha
@@ -350,6 +370,7 @@ n_components)
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state
+        self.verbose = verbose
 
     # ---------------------------------------------------------------- helpers
     @classmethod
@@ -364,39 +385,6 @@ n_components)
 
     def __skres_tags__(self) -> SkresTags:
         return SkresTags(stochastic=True)
-
-    def _check_params(self) -> None:
-        check_positive_int(self.n_components, "n_components", allow_none=True)
-        if not (isinstance(self.alpha, str) and self.alpha == "auto"):
-            alpha = check_positive_float(self.alpha, "alpha", allow_zero=True)
-            if alpha >= 1:
-                raise ValueError(
-                    f"alpha must be 'auto' or a number in [0, 1); got {self.alpha!r}."
-                )
-        check_option(self.statistic, "statistic", ("abs", "signed"))
-        if not callable(self.test_function):
-            check_option(self.test_function, "test_function", ("abs_le_1",))
-        if self.rank_tol is not None:
-            check_positive_float(self.rank_tol, "rank_tol")
-        check_option(self.matching, "matching", ("sort", "sort+assign"))
-        if self.matching != "sort" and callable(self.test_function):
-            raise ValueError(
-                "matching='sort+assign' needs test_function='abs_le_1' (its standard "
-                "error is known); use matching='sort' with a callable test_function."
-            )
-        check_positive_int(self.n_init, "n_init")
-        if self.n_jobs is not None and (
-            not isinstance(self.n_jobs, numbers.Integral)
-            or isinstance(self.n_jobs, bool)
-            or self.n_jobs == 0
-        ):
-            raise ValueError(
-                f"n_jobs must be None or a non-zero integer; got {self.n_jobs!r}."
-            )
-        check_option(self.ica_algorithm, "ica_algorithm", ("parallel", "deflation"))
-        check_option(self.ica_fun, "ica_fun", ("logcosh", "exp", "cube"))
-        check_positive_int(self.max_iter, "max_iter")
-        check_positive_float(self.tol, "tol")
 
     def _psi(self, sources: np.ndarray) -> np.ndarray:
         if callable(self.test_function):
@@ -475,6 +463,7 @@ n_components)
         return d
 
     # -------------------------------------------------------------------- fit
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(
         self, X: Any, y: Any = None, *, environment: Any = None
     ) -> ShiftedNodeFinder:
@@ -497,7 +486,11 @@ n_components)
         -------
         self : ShiftedNodeFinder
         """
-        self._check_params()
+        if self.matching != "sort" and callable(self.test_function):
+            raise ValueError(
+                "matching='sort+assign' needs test_function='abs_le_1' (its standard "
+                "error is known); use matching='sort' with a callable test_function."
+            )
         X, labels = self._stack_environments(X, y, environment)
         X_np = validate_input(
             self, X, reset=True, dtype=_FLOAT_DTYPES, ensure_min_samples=2
@@ -549,7 +542,7 @@ n_components)
             "max_iter": self.max_iter,
             "tol": self.tol,
         }
-        rotations = Parallel(n_jobs=self.n_jobs)(
+        rotations = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
             delayed(_fit_rotation)(white[k], int(seed), ica_params)
             for seed in seeds
             for k in range(n_env)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -24,10 +25,8 @@ from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from .._base import SkresTags
+from .._compat import HasMethods, Interval, StrOptions, fit_context
 from .._validation import (
-    check_option,
-    check_positive_float,
-    check_positive_int,
     validate_input,
 )
 from ._ci_tests import adjust_pvalues, gcm_linear, gcm_regression, kci, pcm
@@ -119,6 +118,13 @@ class TMEXScorer(BaseEstimator):
         Seeds the sample splits of ``"pcm"``, the multiplier bootstrap of
         ``gcm_type="max"`` and the random features of ``kci_method="rff"`` (the
         only randomness).
+    n_jobs : int or None, default=None
+        Parallel joblib workers over the tested latents for ``ci_test="kci"`` (exact),
+        ``"pcm"`` and ``"gcm"`` with a regressor estimator (the closed-form linear
+        GCM runs in one pass). ``None`` means 1 unless in a joblib context; -1 uses
+        all processors. Results do not depend on ``n_jobs``.
+    verbose : int, default=0
+        Verbosity of those joblib workers (0: silent).
 
     Attributes
     ----------
@@ -192,10 +198,30 @@ class TMEXScorer(BaseEstimator):
     20
     """
 
+    _parameter_constraints: dict = {
+        "expected": [StrOptions({"identity", "match"}), "array-like"],
+        "ci_test": [StrOptions({"gcm", "pcm", "kci"})],
+        "regressor": [StrOptions({"linear"}), HasMethods(["fit", "predict"])],
+        "alpha": [Interval(Real, 0, 1, closed="neither")],
+        "correction": [StrOptions({"bonferroni", "holm", "fdr_bh"}), None],
+        "blocks": ["array-like", None],
+        "test_latents": ["array-like", None],
+        "gcm_type": [StrOptions({"quadratic", "max"})],
+        "n_bootstrap": [Interval(Integral, 1, None, closed="left")],
+        "pcm_rep": [Interval(Integral, 1, None, closed="left")],
+        "pcm_test_split": [Interval(Real, 0, 1, closed="neither")],
+        "kci_epsilon": [Interval(Real, 0, None, closed="neither")],
+        "kci_method": [StrOptions({"auto", "exact", "rff"})],
+        "degenerate_tol": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
+    }
+
     def __init__(
         self,
-        expected: Any = "identity",
         *,
+        expected: Any = "identity",
         ci_test: str = "gcm",
         regressor: Any = "linear",
         alpha: float = 0.05,
@@ -210,6 +236,8 @@ class TMEXScorer(BaseEstimator):
         kci_method: str = "auto",
         degenerate_tol: float = 1e-12,
         random_state: Any = None,
+        n_jobs: int | None = None,
+        verbose: int = 0,
     ) -> None:
         self.expected = expected
         self.ci_test = ci_test
@@ -226,6 +254,8 @@ class TMEXScorer(BaseEstimator):
         self.kci_method = kci_method
         self.degenerate_tol = degenerate_tol
         self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
 
     # ---------------------------------------------------------------- helpers
     @classmethod
@@ -243,40 +273,6 @@ class TMEXScorer(BaseEstimator):
     def __skres_tags__(self) -> SkresTags:
         rff = self.ci_test == "kci" and self.kci_method == "rff"
         return SkresTags(stochastic=self.ci_test == "pcm" or rff)
-
-    def _check_params(self) -> None:
-        check_option(self.ci_test, "ci_test", ("gcm", "pcm", "kci"))
-        check_option(self.gcm_type, "gcm_type", ("quadratic", "max"))
-        check_option(self.correction, "correction", _CORRECTIONS)
-        alpha_ok = isinstance(self.alpha, numbers.Real) and not isinstance(
-            self.alpha, bool
-        )
-        if not alpha_ok or not 0.0 < float(self.alpha) < 1.0:
-            raise ValueError(f"alpha must be a number in (0, 1); got {self.alpha!r}.")
-        check_positive_int(self.n_bootstrap, "n_bootstrap")
-        check_positive_int(self.pcm_rep, "pcm_rep")
-        split_ok = isinstance(self.pcm_test_split, numbers.Real) and not isinstance(
-            self.pcm_test_split, bool
-        )
-        if not split_ok or not 0.0 < float(self.pcm_test_split) < 1.0:
-            raise ValueError(
-                "pcm_test_split must be a number in (0, 1); got "
-                f"{self.pcm_test_split!r}."
-            )
-        check_positive_float(self.kci_epsilon, "kci_epsilon")
-        check_option(self.kci_method, "kci_method", ("auto", "exact", "rff"))
-        check_positive_float(self.degenerate_tol, "degenerate_tol", allow_zero=True)
-        if isinstance(self.regressor, str):
-            check_option(self.regressor, "regressor", ("linear",))
-        elif not (
-            hasattr(self.regressor, "fit") and hasattr(self.regressor, "predict")
-        ):
-            raise TypeError(
-                "regressor must be 'linear' or a scikit-learn regressor with fit and "
-                f"predict; got {type(self.regressor).__name__}."
-            )
-        if isinstance(self.expected, str):
-            check_option(self.expected, "expected", ("identity", "match"))
 
     def _resolve_blocks(self, n_features: int) -> list[np.ndarray]:
         if self.blocks is None:
@@ -381,6 +377,8 @@ class TMEXScorer(BaseEstimator):
                 test_split=float(self.pcm_test_split),
                 rng=rng,
                 tol=tol,
+                n_jobs=self.n_jobs,
+                verbose=self.verbose,
             )
         if self.ci_test == "kci":
             return kci(
@@ -392,6 +390,8 @@ class TMEXScorer(BaseEstimator):
                 tol=tol,
                 method=self.kci_method,
                 rng=rng,
+                n_jobs=self.n_jobs,
+                verbose=self.verbose,
             )
         kw: dict[str, Any] = {
             "gcm_type": self.gcm_type,
@@ -402,7 +402,14 @@ class TMEXScorer(BaseEstimator):
         if isinstance(self.regressor, str):
             return gcm_linear(X, Z, self.blocks_, self.test_latents_, **kw)
         return gcm_regression(
-            X, Z, self.blocks_, self.test_latents_, self.regressor, **kw
+            X,
+            Z,
+            self.blocks_,
+            self.test_latents_,
+            self.regressor,
+            n_jobs=self.n_jobs,
+            verbose=self.verbose,
+            **kw,
         )
 
     def _resolve_expected(
@@ -439,6 +446,7 @@ class TMEXScorer(BaseEstimator):
         return adjusted, (adjusted < self.alpha).astype(np.int64)
 
     # -------------------------------------------------------------------- fit
+    @fit_context(prefer_skip_nested_validation=False)
     def fit(self, X: Any, y: Any) -> TMEXScorer:
         """Run the ``n_blocks * n_tested`` conditional-independence tests.
 
@@ -453,7 +461,6 @@ class TMEXScorer(BaseEstimator):
         -------
         self : TMEXScorer
         """
-        self._check_params()
         latent_names = getattr(y, "columns", None)
         X, y = validate_input(
             self,
@@ -600,5 +607,5 @@ def make_tmex_scorer(*, normalize: bool = False, **params: Any) -> Callable[...,
     >>> scorer(unswap, X, Z)
     0.0
     """
-    TMEXScorer(**params)._check_params()
+    TMEXScorer(**params)._validate_params()
     return _TMEXRepresentationScorer(bool(normalize), dict(params))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Callable
+from numbers import Integral, Real
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,10 +21,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._base import TorchEstimatorMixin
+from .._compat import Interval, StrOptions, fit_context
 from .._validation import (
     check_option,
-    check_positive_float,
-    check_positive_int,
     tensor_to_numpy,
     validate_input,
 )
@@ -41,7 +41,7 @@ _TEACHER_DEFAULTS: dict[str, Any] = {
     "d_model": 64,
     "n_layer": 10,
     "n_head": 4,
-    "steps": 2000,
+    "max_steps": 2000,
     "lr": 3e-3,
     "batch_size": 32,
 }
@@ -93,7 +93,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         module, so that :func:`~sklearn.base.clone` never copies a large model.
     teacher_params : dict, default=None
         Overrides of the built-in teacher's ``d_model=64, n_layer=10, n_head=4,
-        steps=2000, lr=3e-3, batch_size=32`` (its context is ``context``).
+        max_steps=2000, lr=3e-3, batch_size=32`` (its context is ``context``).
     every, first_keep, last_keep : int, default=2, 1, 2
         The reference block map (see :func:`boomerang_layer_map`).
     blocks : list of list of int, default=None
@@ -110,7 +110,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         like the cosine term. The cosine aligns directions only; this also matches
         the norms of the residual streams that patched models pass from one
         source to the other (see :func:`boomerang_loss`).
-    steps : int, default=500
+    max_steps : int, default=500
         Distillation steps.
     batch_size : int, default=32
         Windows per step.
@@ -191,8 +191,8 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
     >>> from skres.distillation import BoomerangDistiller
     >>> text = "the cat sat on the mat. " * 40
     >>> est = BoomerangDistiller(
-    ...     teacher_params=dict(d_model=16, n_layer=4, n_head=2, steps=20),
-    ...     steps=10, batch_size=8, context=16, random_state=0,
+    ...     teacher_params=dict(d_model=16, n_layer=4, n_head=2, max_steps=20),
+    ...     max_steps=10, batch_size=8, context=16, random_state=0,
     ... ).fit([text])
     >>> est.n_layers_range_
     (3, 4)
@@ -200,8 +200,40 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
     [3, 4]
     """
 
+    _parameter_constraints: dict = {
+        **TorchEstimatorMixin._torch_parameter_constraints,
+        "teacher": [callable, None],
+        "teacher_params": [dict, None],
+        "every": [Interval(Integral, 1, None, closed="left")],
+        "first_keep": [Interval(Integral, 1, None, closed="left")],
+        "last_keep": [Interval(Integral, 1, None, closed="left")],
+        "blocks": [list, None],
+        "init": [StrOptions({"teacher", "random"})],
+        "lambda_ce": [Interval(Real, 0, None, closed="left")],
+        "lambda_kl": [Interval(Real, 0, None, closed="left")],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "lambda_cos": [Interval(Real, 0, None, closed="left")],
+        "cos_reduction": [StrOptions({"mean_over_pairs", "sum"})],
+        "lambda_mse": [Interval(Real, 0, None, closed="left")],
+        "max_steps": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "context": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "betas": [tuple, list],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "warmup": [Interval(Real, 0, 1, closed="left")],
+        "grad_clip": [Interval(Real, 0, None, closed="left")],
+        "patch_order": [StrOptions({"auto", "first", "last"})],
+        "tokenizer": [StrOptions({"auto", "char", "byte"}), callable],
+        "pad_token_id": [Interval(Integral, 0, None, closed="left"), None],
+        "n_bins": [Interval(Integral, 1, None, closed="left")],
+        "checkpoint_dir": [str, os.PathLike, None],
+        "checkpoint_every": [Interval(Integral, 1, None, closed="left")],
+    }
+
     def __init__(
         self,
+        *,
         teacher: Callable[[], nn.Module] | None = None,
         teacher_params: dict[str, Any] | None = None,
         every: int = 2,
@@ -215,7 +247,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         lambda_cos: float = 2.0,
         cos_reduction: str = "mean_over_pairs",
         lambda_mse: float = 0.0,
-        steps: int = 500,
+        max_steps: int = 500,
         batch_size: int = 32,
         context: int = 64,
         lr: float = 1e-3,
@@ -247,7 +279,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         self.lambda_cos = lambda_cos
         self.cos_reduction = cos_reduction
         self.lambda_mse = lambda_mse
-        self.steps = steps
+        self.max_steps = max_steps
         self.batch_size = batch_size
         self.context = context
         self.lr = lr
@@ -269,8 +301,8 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
     @classmethod
     def _get_test_params(cls) -> dict[str, Any]:
         return {
-            "teacher_params": {"d_model": 8, "n_layer": 4, "n_head": 2, "steps": 3},
-            "steps": 3,
+            "teacher_params": {"d_model": 8, "n_layer": 4, "n_head": 2, "max_steps": 3},
+            "max_steps": 3,
             "batch_size": 4,
             "context": 8,
             "n_bins": 6,
@@ -308,7 +340,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             if self._mode == "ids":
                 self.vocab_size_ = int(A.max()) + 1
             else:
-                n_bins = check_positive_int(self.n_bins, "n_bins")
+                n_bins = int(self.n_bins)
                 qs = np.linspace(0, 1, n_bins + 1)[1:-1]
                 self.bin_edges_ = np.unique(np.quantile(A, qs))
                 self.vocab_size_ = len(self.bin_edges_) + 1
@@ -334,8 +366,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
                 del self.n_features_in_
             if callable(tok):
                 self._mode = "callable"
-            else:
-                check_option(tok, "tokenizer", ("auto", "char", "byte"))
+            else:  # "auto", "char" or "byte" (checked by _parameter_constraints)
                 self._mode = "byte" if tok == "byte" else "char"
             if self._mode == "char":
                 self.vocab_ = sorted(set(text))
@@ -412,40 +443,15 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         return draw
 
     # ------------------------------------------------------------------ fit
-    def _check_params(self) -> None:
-        check_option(self.init, "init", ("teacher", "random"))
-        check_option(self.patch_order, "patch_order", ("auto", "first", "last"))
-        check_option(self.cos_reduction, "cos_reduction", ("mean_over_pairs", "sum"))
-        for name in ("steps", "batch_size", "context", "checkpoint_every"):
-            check_positive_int(getattr(self, name), name)
-        for name in ("lr", "temperature"):
-            check_positive_float(getattr(self, name), name)
-        for name in (
-            "lambda_ce",
-            "lambda_kl",
-            "lambda_cos",
-            "lambda_mse",
-            "weight_decay",
-        ):
-            value = getattr(self, name)
-            if not np.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be finite and >= 0; got {value!r}.")
+    def _check_param_combinations(self) -> None:
+        """What ``_parameter_constraints`` cannot say: a loss term and a loader."""
         weights = ("lambda_ce", "lambda_kl", "lambda_cos", "lambda_mse")
         if all(getattr(self, name) == 0 for name in weights):
             raise ValueError(
                 "At least one of lambda_ce, lambda_kl, lambda_cos and lambda_mse must "
                 "be > 0."
             )
-        pad = self.pad_token_id
-        if pad is not None and (
-            isinstance(pad, bool) or not isinstance(pad, int | np.integer) or pad < 0
-        ):
-            raise ValueError(f"pad_token_id must be None or an int >= 0; got {pad!r}.")
-        if not 0 <= self.warmup < 1:
-            raise ValueError(f"warmup must be in [0, 1); got {self.warmup!r}.")
-        if self.teacher is not None and (
-            isinstance(self.teacher, nn.Module) or not callable(self.teacher)
-        ):
+        if isinstance(self.teacher, nn.Module):
             raise TypeError(
                 "teacher must be a zero-argument loader returning the module (e.g. "
                 "`lambda: model`) or None, so that clone() never copies a model; got "
@@ -554,7 +560,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             model,
             None,
             sample,
-            int(params["steps"]),
+            int(params["max_steps"]),
             float(params["lr"]),
             int(params["batch_size"]),
             "teacher",
@@ -649,6 +655,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
                     torch.save(model.state_dict(), path)
         return history
 
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None) -> BoomerangDistiller:
         """Tokenise ``X``, train the teacher if needed, build and distil the student.
 
@@ -664,7 +671,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         -------
         self : BoomerangDistiller
         """
-        self._check_params()
+        self._check_param_combinations()
         generator = self._setup_torch(X)
         self.context_ = int(self.context)
         seqs, rows = self._encode(X, reset=True)
@@ -707,7 +714,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             student,
             self.teacher_,
             sample,
-            int(self.steps),
+            int(self.max_steps),
             float(self.lr),
             int(self.batch_size),
             "distil",
@@ -878,8 +885,8 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         --------
         >>> from skres.distillation import BoomerangDistiller
         >>> est = BoomerangDistiller(
-        ...     teacher_params=dict(d_model=16, n_layer=6, n_head=2, steps=5),
-        ...     steps=3, batch_size=4, context=16, random_state=0,
+        ...     teacher_params=dict(d_model=16, n_layer=6, n_head=2, max_steps=5),
+        ...     max_steps=3, batch_size=4, context=16, random_state=0,
         ... ).fit(["to be or not to be, that is the question. " * 20])
         >>> est.blocks_
         [[0, 1], [2, 3], [4], [5]]

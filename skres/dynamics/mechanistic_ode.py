@@ -22,6 +22,7 @@ from __future__ import annotations
 import numbers
 import warnings
 from collections.abc import Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -29,14 +30,13 @@ import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import r2_score
 from sklearn.preprocessing import PolynomialFeatures
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from .._base import SkresTags, TorchEstimatorMixin
+from .._compat import HasMethods, Interval, StrOptions, fit_context
 from .._validation import (
     check_finite_output,
-    check_option,
     check_positive_float,
-    check_positive_int,
     check_side_array,
     tensor_to_numpy,
     validate_input,
@@ -90,7 +90,7 @@ def _looks_like_time(y: Any, n_samples: int) -> bool:
     return bool(np.mean(np.diff(arr) > 0) >= 0.9)
 
 
-class MechanisticODE(BaseEstimator):
+class MechanisticODE(TorchEstimatorMixin, BaseEstimator):
     """Sparse ODE discovery with the Scalable Mechanistic Neural Network solver.
 
     Fits ``x' = Theta(x) coef_.T`` to one or several sampled trajectories: each
@@ -140,21 +140,28 @@ class MechanisticODE(BaseEstimator):
         the solver integrates ``u' = Theta(x_hat) xi`` from ``x_hat(t_0)`` with a
         frozen left-hand side, and Adam minimises
         ``MSE(u, x) + MSE(x_hat, x)`` (scaled per state) over ``xi`` and the
-        encoder; after each of ``max_cycles`` cycles of ``n_epochs`` full-batch
+        encoder; after each of ``max_cycles`` cycles of ``max_epochs`` full-batch
         steps, coefficients below ``threshold`` are masked out. Needs
         ``library="poly"`` (the library is evaluated in torch).
-    n_epochs : int, default=200
+    max_epochs : int, default=200
         Adam steps per thresholding cycle (``fit_method="gradient"``).
     lr : float, default=1e-3
         Adam learning rate (``fit_method="gradient"``).
     hidden_size : int, default=256
         Width of the encoder's hidden layer (``fit_method="gradient"``).
+    device : {"auto", "cpu", "cuda", "cuda:N", "mps"} or torch.device, default="auto"
+        Where ``fit_method="gradient"`` trains (``"lstsq"`` runs in numpy).
+    dtype : {"float64", "float32"}, default="float64"
+        Precision of the ``fit_method="gradient"`` training.
     random_state : int, RandomState instance or None, default=None
         Seeds the encoder initialisation (``fit_method="gradient"``; the
         ``"lstsq"`` mode is deterministic).
     feature_names : list of str, default=None
         Names of the state variables used by :meth:`equations` (as in PySINDy);
         default: the column names of a DataFrame ``X``, else ``x0, x1, ...``.
+    verbose : int, default=0
+        Show a progress bar over the thresholding cycles of
+        ``fit_method="gradient"``.
 
     Attributes
     ----------
@@ -201,8 +208,30 @@ class MechanisticODE(BaseEstimator):
     __metadata_request__fit = {"t": True}
     __metadata_request__score = {"t": True}
 
+    _parameter_constraints: dict = {
+        **TorchEstimatorMixin._torch_parameter_constraints,
+        "library": [StrOptions({"poly"}), HasMethods(["fit", "transform"])],
+        "degree": [Interval(Integral, 1, None, closed="left")],
+        "include_bias": ["boolean"],
+        "window": [Interval(Integral, 2, None, closed="left")],
+        "stride": [Interval(Integral, 1, None, closed="left"), None],
+        "order": [Interval(Integral, 1, None, closed="left")],
+        "central_smoothness": ["boolean"],
+        "threshold": [Interval(Real, 0, None, closed="left")],
+        "max_cycles": [Interval(Integral, 1, None, closed="left")],
+        "normalize_columns": ["boolean"],
+        "dt": [Interval(Real, 0, None, closed="neither")],
+        "fit_method": [StrOptions({"lstsq", "gradient"})],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "feature_names": ["array-like", None],
+        "dtype": [StrOptions({"float64", "float32"}), torch.dtype, np.dtype, type],
+    }
+
     def __init__(
         self,
+        *,
         library: Any = "poly",
         degree: int = 2,
         include_bias: bool = True,
@@ -215,11 +244,14 @@ class MechanisticODE(BaseEstimator):
         normalize_columns: bool = True,
         dt: float = 1.0,
         fit_method: str = "lstsq",
-        n_epochs: int = 200,
+        max_epochs: int = 200,
         lr: float = 1e-3,
         hidden_size: int = 256,
+        device: Any = "auto",
+        dtype: Any = "float64",
         random_state: Any = None,
         feature_names: Any = None,
+        verbose: int = 0,
     ) -> None:
         self.library = library
         self.degree = degree
@@ -233,31 +265,27 @@ class MechanisticODE(BaseEstimator):
         self.normalize_columns = normalize_columns
         self.dt = dt
         self.fit_method = fit_method
-        self.n_epochs = n_epochs
+        self.max_epochs = max_epochs
         self.lr = lr
         self.hidden_size = hidden_size
+        self.device = device
+        self.dtype = dtype
         self.random_state = random_state
         self.feature_names = feature_names
+        self.verbose = verbose
 
     @classmethod
     def _get_test_params(cls) -> dict[str, Any]:
         """Small, fast parameters for the common test-suite."""
-        return {"window": 20, "max_cycles": 3}
+        return {"window": 20, "max_cycles": 3, "device": "cpu"}
+
+    def __skres_tags__(self) -> SkresTags:
+        return SkresTags(torch=True, stochastic=self.fit_method == "gradient")
 
     # ------------------------------------------------------------------ helpers
     def _make_library(self) -> Any:
-        if isinstance(self.library, str):
-            if self.library != "poly":
-                raise ValueError(
-                    f"library must be 'poly' or a transformer; got {self.library!r}."
-                )
-            degree = check_positive_int(self.degree, "degree")
-            return PolynomialFeatures(degree, include_bias=bool(self.include_bias))
-        if not (hasattr(self.library, "fit") and hasattr(self.library, "transform")):
-            raise TypeError(
-                "library must be 'poly' or a scikit-learn transformer with fit and "
-                f"transform; got {type(self.library).__name__}."
-            )
+        if isinstance(self.library, str):  # "poly"
+            return PolynomialFeatures(self.degree, include_bias=bool(self.include_bias))
         return clone(self.library)
 
     def _trajectories(
@@ -289,7 +317,7 @@ class MechanisticODE(BaseEstimator):
                 f"times by keyword: {method}(X, t=t)."
             )
         if t is None:
-            dt = check_positive_float(self.dt, "dt")
+            dt = float(self.dt)
             if dt == 1.0:
                 warnings.warn(
                     f"{type(self).__name__}.{method} got no t: samples are assumed "
@@ -349,7 +377,7 @@ class MechanisticODE(BaseEstimator):
         self, bounds: list[tuple[int, int]], times: np.ndarray, method: str
     ) -> None:
         """Every trajectory needs enough samples for the solver's order."""
-        order = check_positive_int(self.order, "order")
+        order = int(self.order)
         need = order + 2 if method == "fit" else 2
         short = [b - a for a, b in bounds if b - a < need]
         if not short:
@@ -378,10 +406,7 @@ class MechanisticODE(BaseEstimator):
         self, t: np.ndarray, bounds: list[tuple[int, int]] | None = None
     ) -> dict[int, np.ndarray]:
         """Window row indices, grouped by window length: ``{w: (n_win, w)}``."""
-        window = check_positive_int(self.window, "window")
-        if window < 2:
-            raise ValueError(f"window must be >= 2; got {window}.")
-        stride = check_positive_int(self.stride, "stride", allow_none=True)
+        window, stride = int(self.window), self.stride
         groups: dict[int, list[np.ndarray]] = {}
         for a, b in _segments(t) if bounds is None else bounds:
             length = b - a
@@ -417,8 +442,7 @@ class MechanisticODE(BaseEstimator):
     ) -> tuple[np.ndarray, np.ndarray, int]:
         """Design matrix (rows, n_terms) and targets (rows, n_features)."""
         groups = self._windows(t, bounds)
-        order = check_positive_int(self.order, "order")
-        m1 = order + 1
+        m1 = int(self.order) + 1
         designs, targets = [], []
         n_windows = 0
         for idx in groups.values():  # (n_win, w)
@@ -448,8 +472,7 @@ class MechanisticODE(BaseEstimator):
         return np.concatenate(designs), np.concatenate(targets), n_windows
 
     def _stlsq(self, Phi: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, int]:
-        threshold = check_positive_float(self.threshold, "threshold", allow_zero=True)
-        max_cycles = check_positive_int(self.max_cycles, "max_cycles")
+        threshold, max_cycles = float(self.threshold), int(self.max_cycles)
         norms = np.linalg.norm(Phi, axis=0)
         scale = np.where(norms > 0, norms, 1.0) if self.normalize_columns else None
         if scale is None:
@@ -485,52 +508,54 @@ class MechanisticODE(BaseEstimator):
         X: np.ndarray,
         t: np.ndarray,
         coef0: np.ndarray,
-        bounds: list[tuple[int, int]] | None = None,
+        bounds: list[tuple[int, int]] | None,
+        gen: torch.Generator,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """MNN-style training (encoder + sparse coefficients), warm-started."""
-        n_epochs = check_positive_int(self.n_epochs, "n_epochs")
-        lr = check_positive_float(self.lr, "lr")
-        hidden = check_positive_int(self.hidden_size, "hidden_size")
-        threshold = check_positive_float(self.threshold, "threshold", allow_zero=True)
-        max_cycles = check_positive_int(self.max_cycles, "max_cycles")
-        m1 = check_positive_int(self.order, "order") + 1
-        rng = check_random_state(self.random_state)
-        gen = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))
-        f64 = torch.float64
+        """MNN-style training (encoder + sparse coefficients), warm-started.
+
+        Random draws use ``gen`` on the CPU; tensors then live on ``device_`` in
+        ``dtype_``.
+        """
+        max_epochs, lr = int(self.max_epochs), float(self.lr)
+        hidden = int(self.hidden_size)
+        threshold, max_cycles = float(self.threshold), int(self.max_cycles)
+        m1 = int(self.order) + 1
+        f64, dev = self.dtype_, self.device_
         d = X.shape[1]
-        sigma = torch.as_tensor(np.where(X.std(0) > 0, X.std(0), 1.0), dtype=f64)
-        powers = torch.as_tensor(self.library_.powers_, dtype=f64)  # (p, d)
+        kw: dict[str, Any] = {"dtype": f64, "device": dev}
+        sigma = torch.as_tensor(np.where(X.std(0) > 0, X.std(0), 1.0), **kw)
+        powers = torch.as_tensor(self.library_.powers_, **kw)  # (p, d)
         theta_np = self._theta(X)
         spread = theta_np.std(0)
         spread = np.where(spread > 0, spread, np.abs(theta_np).mean(0))
-        theta_scale = torch.as_tensor(spread, dtype=f64).clamp(min=1e-12)
+        theta_scale = torch.as_tensor(spread, **kw).clamp(min=1e-12)
         coef_unit = sigma[:, None] / theta_scale  # xi = beta * coef_unit
-        beta = torch.nn.Parameter(torch.as_tensor(coef0, dtype=f64) / coef_unit)
-        mask = torch.as_tensor(coef0 != 0)
+        beta = torch.nn.Parameter(torch.as_tensor(coef0, **kw) / coef_unit)
+        mask = torch.as_tensor(coef0 != 0, device=dev)
         data = []
         for w, idx in self._windows(t, bounds).items():
-            Xw = torch.as_tensor(X[idx], dtype=f64)  # (n_win, w, d)
-            steps = torch.as_tensor(self._steps(t[idx]), dtype=f64)
+            Xw = torch.as_tensor(X[idx], **kw)  # (n_win, w, d)
+            steps = torch.as_tensor(self._steps(t[idx]), **kw)
             # encoder weights drawn from the local generator (no global RNG use)
             bound = 1.0 / float(np.sqrt(w * d))
             w1 = (2 * torch.rand(hidden, w * d, dtype=f64, generator=gen) - 1) * bound
             enc = [
-                torch.nn.Parameter(w1),
-                torch.nn.Parameter(torch.zeros(hidden, dtype=f64)),
-                torch.nn.Parameter(torch.zeros(w * d, hidden, dtype=f64)),  # x_hat = x
-                torch.nn.Parameter(torch.zeros(w * d, dtype=f64)),
+                torch.nn.Parameter(w1.to(dev)),
+                torch.nn.Parameter(torch.zeros(hidden, **kw)),
+                torch.nn.Parameter(torch.zeros(w * d, hidden, **kw)),  # x_hat = x
+                torch.nn.Parameter(torch.zeros(w * d, **kw)),
             ]
             data.append((Xw, steps, enc, LinearODEFactorCache()))
         params = [beta] + [p for _, _, enc, _ in data for p in enc]
         optim = torch.optim.Adam(params, lr=lr)
-        lhs = torch.zeros(1, 1, 1, m1, dtype=f64)
+        lhs = torch.zeros(1, 1, 1, m1, **kw)
         lhs[..., 1] = 1.0
         central = bool(self.central_smoothness)
         losses: list[float] = []
 
         def loss_fn() -> torch.Tensor:
             xi = beta * mask * coef_unit  # (d, p)
-            total = torch.zeros((), dtype=f64)
+            total = torch.zeros((), **kw)
             for Xw, steps, enc, cache in data:
                 z = (Xw / sigma).flatten(1)
                 hidden_z = torch.tanh(z @ enc[0].T + enc[1])
@@ -545,23 +570,25 @@ class MechanisticODE(BaseEstimator):
                 total = total + (((x_hat - Xw) / sigma) ** 2).mean()
             return total
 
-        for _cycle in range(max_cycles):
-            for _ in range(n_epochs):
+        cycles = self._progress(range(max_cycles), total=max_cycles, desc="cycles")
+        for _cycle in cycles:
+            for _ in range(max_epochs):
                 optim.zero_grad()
                 loss = loss_fn()
                 loss.backward()
                 optim.step()
                 losses.append(float(loss.detach()))
             with torch.no_grad():
-                xi = (beta * mask * coef_unit).numpy()
-                new_mask = mask & torch.as_tensor(np.abs(xi) >= threshold)
+                xi = (beta * mask * coef_unit).cpu().numpy()
+                new_mask = mask & torch.as_tensor(np.abs(xi) >= threshold, device=dev)
                 if torch.equal(new_mask, mask):
                     break
                 mask = new_mask
-        coef = (beta * mask * coef_unit).detach().numpy().copy()
+        coef = self._to_numpy(beta * mask * coef_unit, np.float64).copy()
         return coef, np.asarray(losses)
 
     # ------------------------------------------------------------------ API
+    @fit_context(prefer_skip_nested_validation=False)
     def fit(self, X: Any, y: Any = None, *, t: Any = None) -> MechanisticODE:
         """Discover the ODE from sampled states.
 
@@ -593,6 +620,7 @@ class MechanisticODE(BaseEstimator):
             shorter than ``order + 2`` samples (including a shuffled ``t``, which
             reads as many tiny trajectories); on NaN/inf in ``X`` or ``t``.
         """
+        generator = self._setup_torch(X)
         X, times, bounds = self._trajectories(X, y, t, reset=True, method="fit")
         self.library_ = self._make_library().fit(X)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -602,14 +630,14 @@ class MechanisticODE(BaseEstimator):
                 "The library terms of X overflow (NaN or inf; e.g. x**2 beyond "
                 f"float64 for max |X| = {np.abs(X).max():.3g}). Rescale X."
             )
-        method = check_option(self.fit_method, "fit_method", ("lstsq", "gradient"))
+        method = self.fit_method
         if method == "gradient" and not isinstance(self.library_, PolynomialFeatures):
             raise ValueError("fit_method='gradient' needs library='poly'.")
         Phi, Y, self.n_windows_ = self._integrated_library(X, times, theta, bounds)
         self.coef_, self.n_cycles_ = self._stlsq(Phi, Y)
         if method == "gradient":
             self.coef_, self.loss_curve_ = self._fit_gradient(
-                X, times, self.coef_, bounds
+                X, times, self.coef_, bounds, generator
             )
         if not np.all(np.isfinite(self.coef_)):
             raise ValueError(

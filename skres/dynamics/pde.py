@@ -23,6 +23,7 @@ Coefficients are reported in PySINDy's convention, as the right-hand side of
 from __future__ import annotations
 
 import numbers
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -32,10 +33,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._base import TorchEstimatorMixin
+from .._compat import Interval, StrOptions, fit_context
 from .._validation import (
     check_option,
-    check_positive_float,
-    check_positive_int,
     validate_input,
 )
 from ._equations import format_equation
@@ -172,7 +172,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
     tol : float, default=1e-6
         Stop when the loss changes by less than ``tol`` times its starting
         value (L-BFGS) or its current value (Adam).
-    l1 : float, default=1e-4
+    l1_coef : float, default=1e-4
         Weight of the L1 penalty on ``coef_`` added to the relative mean squared
         misfit.
     threshold : float or None, default=None
@@ -244,8 +244,27 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
     __metadata_request__fit = {"t": True, "x": True}
     __metadata_request__score = {"t": True}
 
+    _parameter_constraints: dict = {
+        **TorchEstimatorMixin._torch_parameter_constraints,
+        "terms": [dict, None],
+        "window": ["array-like"],
+        "n_windows": [Interval(Integral, 1, None, closed="left")],
+        "denoise": [StrOptions({"gaussian"}), None],
+        "smooth_sigma": [Interval(Real, 0, None, closed="left"), "array-like"],
+        "init": [StrOptions({"lstsq", "zeros"})],
+        "solver": [StrOptions({"auto", "direct", "dense", "multigrid"})],
+        "mg_levels": [Interval(Integral, 1, None, closed="left")],
+        "optimizer": [StrOptions({"lbfgs", "adam"})],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "l1_coef": [Interval(Real, 0, None, closed="left")],
+        "threshold": [Interval(Real, 0, None, closed="left"), None],
+    }
+
     def __init__(
         self,
+        *,
         terms: dict[str, Any] | None = None,
         window: tuple[int, int] = (8, 32),
         n_windows: int = 16,
@@ -258,7 +277,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
         max_iter: int = 50,
         lr: float = 1e-2,
         tol: float = 1e-6,
-        l1: float = 1e-4,
+        l1_coef: float = 1e-4,
         threshold: float | None = None,
         device: Any = "auto",
         dtype: str = "float64",
@@ -277,7 +296,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
         self.max_iter = max_iter
         self.lr = lr
         self.tol = tol
-        self.l1 = l1
+        self.l1_coef = l1_coef
         self.threshold = threshold
         self.device = device
         self.dtype = dtype
@@ -342,56 +361,37 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
         return np.stack(cols, axis=-1)
 
     # ------------------------------------------------------------- checks
-    def _check_params(self) -> dict[str, Any]:
+    def _resolved_params(self) -> dict[str, Any]:
+        """The settings ``fit`` uses (``_parameter_constraints`` checked them)."""
         window = self.window
-        if (
-            not isinstance(window, tuple | list)
-            or len(window) != 2
-            or not all(
-                isinstance(w, numbers.Integral) and not isinstance(w, bool) and w >= 2
-                for w in window
-            )
+        if len(window) != 2 or not all(
+            isinstance(w, numbers.Integral) and not isinstance(w, bool) and w >= 2
+            for w in window
         ):
             raise ValueError(
                 f"window must be a pair of integers >= 2 (n_t, n_x); got {window!r}."
             )
-        check_option(self.denoise, "denoise", (None, "gaussian"))
         sigma = np.broadcast_to(np.asarray(self.smooth_sigma, dtype=float), (2,))
         if self.denoise == "gaussian" and not np.all(np.isfinite(sigma) & (sigma >= 0)):
             raise ValueError(
                 "smooth_sigma must be a number or a pair of numbers >= 0; got "
                 f"{self.smooth_sigma!r}."
             )
-        threshold = self.threshold
-        if threshold is not None:
-            threshold = check_positive_float(threshold, "threshold", allow_zero=True)
+        threshold = None if self.threshold is None else float(self.threshold)
         return {
             "window": (int(window[0]), int(window[1])),
-            "n_windows": check_positive_int(self.n_windows, "n_windows"),
+            "n_windows": int(self.n_windows),
             "sigma": sigma.copy(),
-            "init": check_option(self.init, "init", ("lstsq", "zeros")),
-            "solver": check_option(
-                self.solver, "solver", ("auto", "direct", "dense", "multigrid")
-            ),
-            "mg_levels": check_positive_int(self.mg_levels, "mg_levels"),
-            "optimizer": check_option(self.optimizer, "optimizer", ("lbfgs", "adam")),
-            "max_iter": self._check_max_iter(),
-            "lr": check_positive_float(self.lr, "lr"),
-            "tol": check_positive_float(self.tol, "tol", allow_zero=True),
-            "l1": check_positive_float(self.l1, "l1", allow_zero=True),
+            "init": self.init,
+            "solver": self.solver,
+            "mg_levels": int(self.mg_levels),
+            "optimizer": self.optimizer,
+            "max_iter": int(self.max_iter),
+            "lr": float(self.lr),
+            "tol": float(self.tol),
+            "l1_coef": float(self.l1_coef),
             "threshold": threshold,
         }
-
-    def _check_max_iter(self) -> int:
-        if (
-            isinstance(self.max_iter, bool)
-            or not isinstance(self.max_iter, numbers.Integral)
-            or self.max_iter < 0
-        ):
-            raise ValueError(
-                f"max_iter must be an integer >= 0; got {self.max_iter!r}."
-            )
-        return int(self.max_iter)
 
     def _reference(self, X: np.ndarray, params: dict[str, Any]) -> np.ndarray:
         if self.denoise == "gaussian":
@@ -423,6 +423,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
         return positions[np.sort(take)]
 
     # --------------------------------------------------------------- fit
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(
         self, X: Any, y: Any = None, *, t: Any = None, x: Any = None
     ) -> PDEDiscoverer:
@@ -454,7 +455,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
             ensure_min_samples=2,
             ensure_min_features=2,
         )
-        params = self._check_params()
+        params = self._resolved_params()
         self.library_ = self._library()
         generator = self._setup_torch(raw)
         del generator  # the windows are drawn with numpy from random_state
@@ -543,7 +544,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
         data = X[it, ix]
         ref_w = ref[it, ix]
         # Misfit scale: the energy of the change within each window (what the PDE
-        # has to explain), so that ``l1`` is relative to the dynamics.
+        # has to explain), so that ``l1_coef`` is relative to the dynamics.
         scale = float(np.mean((data - data[:, :1, :]) ** 2))
         return {
             "data": self._to_tensor(data),
@@ -630,7 +631,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
         precond = self._whitening(start, cols, data)
         beta = torch.nn.Parameter(torch.zeros_like(start[cols]))
         target = data["data"]
-        l1 = params["l1"]
+        l1_coef = params["l1_coef"]
 
         def coefficients() -> torch.Tensor:
             return start.index_add(0, cols, precond @ beta)
@@ -639,7 +640,7 @@ class PDEDiscoverer(TorchEstimatorMixin, BaseEstimator):
             coef = coefficients()
             u = self._solve(coef, data)
             misfit = torch.mean((u - target) ** 2) / data["var"]
-            return misfit + l1 * torch.sum(torch.abs(coef))
+            return misfit + l1_coef * torch.sum(torch.abs(coef))
 
         def value_and_grad(b: np.ndarray) -> tuple[float, np.ndarray]:
             with torch.no_grad():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from sklearn.utils import Tags, check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._base import TorchEstimatorMixin
+from .._compat import Interval, StrOptions, fit_context
 from .._validation import (
     check_option,
     check_positive_float,
@@ -317,7 +319,7 @@ class LatentVectorField(
         Adam's (coupled) weight decay.
     dropout : float, default=0.0
         Dropout after each hidden activation during training.
-    n_steps : int, default=2000
+    max_steps : int, default=2000
         Optimiser steps of the built-in autoencoder.
     batch_size : int or None, default=128
         Minibatch size for training; ``None`` trains full batch.
@@ -425,7 +427,7 @@ class LatentVectorField(
     >>> from skres.dynamics import LatentVectorField
     >>> rng = np.random.RandomState(0)
     >>> X = rng.randn(200, 5)
-    >>> lvf = LatentVectorField(latent_dim=2, hidden=(32,), n_steps=200,
+    >>> lvf = LatentVectorField(latent_dim=2, hidden=(32,), max_steps=200,
     ...                         device="cpu", random_state=0).fit(X)
     >>> lvf.attractors_.shape[1]
     2
@@ -433,10 +435,39 @@ class LatentVectorField(
     (200,)
     """
 
+    _parameter_constraints: dict = {
+        **TorchEstimatorMixin._torch_parameter_constraints,
+        "model": [AutoencoderHandle, None],
+        "autoencoder": [StrOptions({"mlp", "conv"})],
+        "image_shape": ["array-like", None],
+        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "hidden": ["array-like"],
+        "activation": [StrOptions({"relu", "tanh", "gelu"})],
+        "output_activation": [StrOptions({"identity", "sigmoid"})],
+        "noise_std": [Interval(Real, 0, None, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "max_steps": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "n_attractor_samples": [Interval(Integral, 1, None, closed="left")],
+        "dedup_threshold": [Interval(Real, -1, 1, closed="both")],
+        "dedup_radius": [Interval(Real, 0, None, closed="neither"), None],
+        "dedup": [StrOptions({"cosine", "euclidean"})],
+        "ood_score": [StrOptions(set(_SCORES))],
+        "horizon": [Interval(Integral, 1, None, closed="left"), None],
+        "normalize_latents": ["boolean"],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "contamination": [Interval(Real, 0, 0.5, closed="right")],
+        "iter_batch_size": [Interval(Integral, 1, None, closed="left")],
+    }
+
     def __init__(
         self,
-        model: AutoencoderHandle | None = None,
         *,
+        model: AutoencoderHandle | None = None,
         autoencoder: str = "mlp",
         image_shape: tuple[int, ...] | None = None,
         latent_dim: int = 16,
@@ -446,7 +477,7 @@ class LatentVectorField(
         noise_std: float = 0.0,
         weight_decay: float = 1e-4,
         dropout: float = 0.0,
-        n_steps: int = 2000,
+        max_steps: int = 2000,
         batch_size: int | None = 128,
         lr: float = 1e-3,
         max_iter: int = 3000,
@@ -476,7 +507,7 @@ class LatentVectorField(
         self.noise_std = noise_std
         self.weight_decay = weight_decay
         self.dropout = dropout
-        self.n_steps = n_steps
+        self.max_steps = max_steps
         self.batch_size = batch_size
         self.lr = lr
         self.max_iter = max_iter
@@ -503,7 +534,7 @@ class LatentVectorField(
         return {
             "latent_dim": 2,
             "hidden": (8,),
-            "n_steps": 20,
+            "max_steps": 20,
             "batch_size": 32,
             "lr": 1e-2,
             "max_iter": 200,
@@ -517,51 +548,16 @@ class LatentVectorField(
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
-    def _check_params(self) -> None:
-        if self.model is not None and not isinstance(self.model, AutoencoderHandle):
-            raise TypeError(
-                "model must be an AutoencoderHandle (or None for the built-in "
-                f"autoencoder); got {type(self.model).__name__}."
-            )
-        check_option(self.autoencoder, "autoencoder", ("mlp", "conv"))
-        check_positive_int(self.latent_dim, "latent_dim")
-        if not isinstance(self.hidden, tuple | list) or len(self.hidden) == 0:
-            raise ValueError(f"hidden must be a non-empty tuple; got {self.hidden!r}.")
-        for width in self.hidden:
-            check_positive_int(width, "hidden")
-        check_option(self.activation, "activation", ("relu", "tanh", "gelu"))
-        check_option(
-            self.output_activation, "output_activation", ("identity", "sigmoid")
-        )
-        check_positive_float(self.noise_std, "noise_std", allow_zero=True)
-        check_positive_float(self.weight_decay, "weight_decay", allow_zero=True)
-        if not (0.0 <= float(self.dropout) < 1.0):
-            raise ValueError(f"dropout must be in [0, 1); got {self.dropout!r}.")
-        check_positive_int(self.n_steps, "n_steps")
-        check_positive_int(self.batch_size, "batch_size", allow_none=True)
-        check_positive_float(self.lr, "lr")
-        check_positive_int(self.max_iter, "max_iter")
-        check_positive_float(self.tol, "tol")
-        check_positive_int(self.n_attractor_samples, "n_attractor_samples")
-        if not (-1.0 <= float(self.dedup_threshold) <= 1.0):
+    def _check_hidden(self) -> None:
+        """``hidden``: a non-empty sequence of positive widths."""
+        if len(self.hidden) == 0 or not all(
+            isinstance(w, Integral) and not isinstance(w, bool) and w >= 1
+            for w in self.hidden
+        ):
             raise ValueError(
-                f"dedup_threshold must be in [-1, 1]; got {self.dedup_threshold!r}."
+                f"hidden must be a non-empty tuple of positive integers; got "
+                f"{self.hidden!r}."
             )
-        if self.dedup_radius is not None:
-            check_positive_float(self.dedup_radius, "dedup_radius")
-        check_option(self.dedup, "dedup", ("cosine", "euclidean"))
-        check_option(self.ood_score, "ood_score", _SCORES)
-        check_positive_int(self.horizon, "horizon", allow_none=True)
-        if not isinstance(self.normalize_latents, bool | np.bool_):
-            raise TypeError(
-                f"normalize_latents must be a bool; got {self.normalize_latents!r}."
-            )
-        check_positive_int(self.n_neighbors, "n_neighbors")
-        if not (0.0 < float(self.contamination) <= 0.5):
-            raise ValueError(
-                f"contamination must be in (0, 0.5]; got {self.contamination!r}."
-            )
-        check_positive_int(self.iter_batch_size, "iter_batch_size")
 
     # ------------------------------------------------------------- the maps
     def _encode_t(self, X_t: torch.Tensor) -> torch.Tensor:
@@ -707,7 +703,7 @@ class LatentVectorField(
         )
         batch_size = n_samples if self.batch_size is None else self.batch_size
         steps = self._progress(
-            range(self.n_steps), total=self.n_steps, desc="LatentVectorField"
+            range(self.max_steps), total=self.max_steps, desc="LatentVectorField"
         )
         batches: list[Any] = []
         module.train()
@@ -729,7 +725,7 @@ class LatentVectorField(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                if step % 10 == 0 or step == self.n_steps - 1:
+                if step % 10 == 0 or step == self.max_steps - 1:
                     self.history_["loss"].append(float(loss.detach()))
                     self._report(steps, loss=self.history_["loss"][-1])
         module.eval()
@@ -738,6 +734,7 @@ class LatentVectorField(
         return module
 
     # ------------------------------------------------------------------ fit
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None) -> LatentVectorField:
         """Train (or take) the autoencoder and find the attractors of its field.
 
@@ -753,7 +750,7 @@ class LatentVectorField(
         self : LatentVectorField
         """
         X_np = validate_input(self, X, reset=True, dtype=_FLOAT_DTYPES)
-        self._check_params()
+        self._check_hidden()
         generator = self._setup_torch(X)
         self.history_: dict[str, list[float]] = {"loss": []}
         handle = self.model

@@ -12,15 +12,18 @@ concept in generation.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 from typing import Any
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import Tags, check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from .._base import SkresTags, TorchEstimatorMixin
+from .._compat import Interval, StrOptions, fit_context
 from .._validation import (
-    check_option,
     check_positive_int,
     tensor_to_numpy,
     validate_input,
@@ -59,7 +62,7 @@ def logit_lens_scores(X: Any, dictionary: Any, concept_ids: Any) -> np.ndarray:
     return np.einsum("nhd,d->h", X, rows.mean(axis=0)) / X.shape[0]
 
 
-class HeadRanker(TransformerMixin, BaseEstimator):
+class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
     """Rank attention heads by the variance a concept's tokens explain (Head Pursuit).
 
     ``fit`` takes the per-head residual writes ``X`` of shape
@@ -99,8 +102,15 @@ class HeadRanker(TransformerMixin, BaseEstimator):
     flatten : bool, default=True
         :meth:`transform` returns ``(n_samples, top_k * d_model)`` (so the ranker fits
         in a ``Pipeline``); ``False`` keeps ``(n_samples, top_k, d_model)``.
-    device : str or torch.device, default=None
-        Where the pursuit runs (CPU when ``None``); float64 throughout.
+    device : {"auto", "cpu", "cuda", "cuda:N", "mps"} or torch.device, default="auto"
+        Where the pursuit runs; ``"auto"`` follows an input tensor, else CUDA when
+        available, else CPU.
+    dtype : {"float64", "float32"}, default="float64"
+        Precision of the pursuit.
+    random_state : int, RandomState instance or None, default=None
+        Default seed of :meth:`random_control` (the fit itself is deterministic).
+    verbose : int, default=0
+        Show a progress bar over the pursuit's atoms.
 
     Attributes
     ----------
@@ -135,15 +145,31 @@ class HeadRanker(TransformerMixin, BaseEstimator):
     >>> from skres.datasets import make_planted_heads
     >>> from skres.interpretability import HeadRanker
     >>> X, dictionary, concept = make_planted_heads(random_state=0)
-    >>> ranker = HeadRanker(dictionary, concept_ids=concept, n_atoms=5, top_k=3)
+    >>> ranker = HeadRanker(
+    ...     dictionary=dictionary, concept_ids=concept, n_atoms=5, top_k=3
+    ... )
     >>> sorted(ranker.fit(X).selected_heads_.tolist())
     [5, 17, 30]
     """
 
+    _parameter_constraints: dict = {
+        **TorchEstimatorMixin._torch_parameter_constraints,
+        "dictionary": ["array-like", None],
+        "concept_ids": ["array-like", None],
+        "n_atoms": [Interval(Integral, 1, None, closed="left")],
+        "top_k": [Interval(Integral, 1, None, closed="left")],
+        "metric": [StrOptions({"evr", "explained_variance"})],
+        "center": ["boolean"],
+        "min_layer": [Integral],
+        "head_index": ["array-like", None],
+        "flatten": ["boolean"],
+        "dtype": [StrOptions({"float64", "float32"}), torch.dtype, np.dtype, type],
+    }
+
     def __init__(
         self,
-        dictionary: Any = None,
         *,
+        dictionary: Any = None,
         concept_ids: Any = None,
         n_atoms: int = 50,
         top_k: int = 8,
@@ -152,7 +178,10 @@ class HeadRanker(TransformerMixin, BaseEstimator):
         min_layer: int = 0,
         head_index: Any = None,
         flatten: bool = True,
-        device: Any = None,
+        device: Any = "auto",
+        dtype: Any = "float64",
+        random_state: Any = None,
+        verbose: int = 0,
     ) -> None:
         self.dictionary = dictionary
         self.concept_ids = concept_ids
@@ -164,10 +193,16 @@ class HeadRanker(TransformerMixin, BaseEstimator):
         self.head_index = head_index
         self.flatten = flatten
         self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
 
     @classmethod
     def _get_test_params(cls) -> dict[str, Any]:
-        return {"n_atoms": 3, "top_k": 1}
+        return {"n_atoms": 3, "top_k": 1, "device": "cpu"}
+
+    def __skres_tags__(self) -> SkresTags:
+        return SkresTags(torch=True, stochastic=False)
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
@@ -204,6 +239,7 @@ class HeadRanker(TransformerMixin, BaseEstimator):
             )
         return D
 
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None, dictionary: Any = None) -> HeadRanker:
         """Run SOMP on every head and rank the heads.
 
@@ -220,13 +256,8 @@ class HeadRanker(TransformerMixin, BaseEstimator):
         -------
         self : HeadRanker
         """
-        check_option(self.metric, "metric", ("evr", "explained_variance"))
-        n_atoms = check_positive_int(self.n_atoms, "n_atoms")
-        top_k = check_positive_int(self.top_k, "top_k")
-        if isinstance(self.min_layer, bool) or not isinstance(
-            self.min_layer, int | np.integer
-        ):
-            raise ValueError(f"min_layer must be an integer; got {self.min_layer!r}.")
+        n_atoms, top_k = int(self.n_atoms), int(self.top_k)
+        self._setup_torch(X)
         X_np = self._validate_heads(X, reset=True)
         n_samples, n_heads, n_dims = X_np.shape
         self.n_heads_, self.n_dims_ = n_heads, n_dims
@@ -265,7 +296,9 @@ class HeadRanker(TransformerMixin, BaseEstimator):
             D[ids],
             min(n_atoms, len(ids)),
             center=self.center,
-            device=self.device,
+            device=self.device_,
+            dtype=self.dtype_,
+            verbose=self.verbose,
         )
         self.n_atoms_ = result.support.shape[1]
         self.evr_curves_ = result.explained_variance_ratio
@@ -327,7 +360,9 @@ class HeadRanker(TransformerMixin, BaseEstimator):
             ``n_sets`` arrays of column indices of ``X``.
         """
         check_is_fitted(self)
-        rng = check_random_state(random_state)
+        rng = check_random_state(
+            self.random_state if random_state is None else random_state
+        )
         selected = set(self.selected_heads_.tolist())
         layers = self.head_index_[:, 0]
         eligible = np.flatnonzero(np.isfinite(self.scores_))
@@ -404,7 +439,12 @@ class HeadRanker(TransformerMixin, BaseEstimator):
         )
         data = np.ascontiguousarray(X_np[:, heads].transpose(1, 0, 2))
         supports = somp(
-            data, D, n_tokens, center=self.center, device=self.device
+            data,
+            D,
+            n_tokens,
+            center=self.center,
+            device=self.device_,
+            dtype=self.dtype_,
         ).support.tolist()
         if tokenizer is not None:
             supports = [[tokenizer.decode([i]) for i in ids] for ids in supports]

@@ -9,6 +9,7 @@ is classified by cosine similarity with frozen class embeddings.
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -25,10 +26,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._base import TorchEstimatorMixin
+from .._compat import Interval, StrOptions, fit_context
 from .._validation import (
-    check_option,
-    check_positive_float,
-    check_positive_int,
     tensor_to_numpy,
     validate_input,
 )
@@ -156,10 +155,30 @@ class ResiDualAligner(
     (384, True)
     """
 
+    _parameter_constraints: dict = {
+        **TorchEstimatorMixin._torch_parameter_constraints,
+        "class_embeddings": ["array-like", None],
+        "unit_mask": ["array-like", None],
+        "passthrough": [StrOptions({"zero", "sum", "mean"})],
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        "variance_threshold": [Interval(Real, 0, 1, closed="right"), None],
+        "granularity": [StrOptions({"spectral", "unit"})],
+        "add_mean": ["boolean"],
+        "lambda_init": [StrOptions({"ones", "randn"})],
+        "logit_scale": [Interval(Real, 0, None, closed="neither")],
+        "normalize": ["boolean"],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    }
+
     def __init__(
         self,
-        class_embeddings: Any = None,
         *,
+        class_embeddings: Any = None,
         unit_mask: Any = None,
         passthrough: str = "zero",
         n_components: int | None = None,
@@ -217,27 +236,6 @@ class ResiDualAligner(
         return tags
 
     # ------------------------------------------------------------- validation
-    def _check_params(self) -> None:
-        check_option(self.passthrough, "passthrough", ("zero", "sum", "mean"))
-        check_option(self.granularity, "granularity", ("spectral", "unit"))
-        check_option(self.lambda_init, "lambda_init", ("ones", "randn"))
-        check_positive_int(self.n_components, "n_components", allow_none=True)
-        if self.variance_threshold is not None:
-            tau = check_positive_float(self.variance_threshold, "variance_threshold")
-            if tau > 1:
-                raise ValueError(f"variance_threshold must be in (0, 1]; got {tau!r}.")
-        check_positive_float(self.logit_scale, "logit_scale")
-        check_positive_float(self.lr, "lr")
-        check_positive_int(self.max_epochs, "max_epochs")
-        check_positive_int(self.batch_size, "batch_size")
-        check_positive_int(self.n_iter_no_change, "n_iter_no_change")
-        frac = check_positive_float(self.validation_fraction, "validation_fraction")
-        if frac >= 1:
-            raise ValueError(
-                "validation_fraction must be in (0, 1); got "
-                f"{self.validation_fraction!r}."
-            )
-
     def _validate_units(self, X: Any, y: Any = "no_validation", *, reset: bool) -> Any:
         """Validate ``X`` (and ``y``) and return ``X`` as (n_samples, n_units, d)."""
         no_y = isinstance(y, str) and y == "no_validation"
@@ -378,6 +376,7 @@ class ResiDualAligner(
         return self.logit_scale * z @ self._prototypes.T
 
     # -------------------------------------------------------------------- fit
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(
         self, X: Any, y: Any, X_pca: Any = None, class_embeddings: Any = None
     ) -> ResiDualAligner:
@@ -399,7 +398,6 @@ class ResiDualAligner(
         -------
         self : ResiDualAligner
         """
-        self._check_params()
         X_t, targets, generator = self._fit_setup(X, y, X_pca)
         mask = self._lambda_mask()
         if self.lambda_init == "ones":

@@ -67,7 +67,9 @@ def somp(
     normalize_atoms: bool = True,
     atom_mask: Any = None,
     device: Any = None,
+    dtype: torch.dtype = torch.float64,
     working_memory: float | None = None,
+    verbose: int = 0,
 ) -> SOMPResult:
     """Simultaneous orthogonal matching pursuit of one or many data matrices.
 
@@ -90,16 +92,20 @@ def somp(
         Atoms allowed to be chosen; zero-norm atoms are never chosen.
     device : str or torch.device, default=None
         Where to compute (``None``: the device of ``X`` if it is a tensor, else CPU).
-        Computation is in float64.
+    dtype : torch.dtype, default=torch.float64
+        Precision of the computation (``torch.float32`` halves memory).
     working_memory : float, default=None
         Memory budget in MiB for the per-problem work arrays (about
-        ``8 * (3 n_samples + n_atoms) * n_atoms_total`` bytes per problem: the
+        ``s (3 n_samples + n_atoms) * n_atoms_total`` bytes per problem, ``s`` the
+        size of ``dtype`` (8 for float64): the
         correlations with every atom, and the chosen basis against every atom).
         Problems are pursued in consecutive batches that fit it (at least one
         problem per batch); results do not depend on it. ``None`` uses
         scikit-learn's ``working_memory`` setting (1024 MiB unless changed with
-        :func:`sklearn.set_config`). The dictionary itself (one float64 copy) and
-        the data come on top.
+        :func:`sklearn.set_config`). The dictionary itself (one copy in ``dtype``)
+        and the data come on top.
+    verbose : int, default=0
+        Show a progress bar over the selected atoms (per batch of problems) when > 0.
 
     Returns
     -------
@@ -120,7 +126,7 @@ def somp(
     """
     if device is None:
         device = X.device if isinstance(X, torch.Tensor) else torch.device("cpu")
-    data, atoms = _somp_inputs(X, dictionary, device)
+    data, atoms = _somp_inputs(X, dictionary, device, dtype)
     if (
         isinstance(n_atoms, bool)
         or not isinstance(n_atoms, int | np.integer)
@@ -133,23 +139,27 @@ def somp(
         raise ValueError("no usable atom: the dictionary rows are all zero or masked.")
     n_problems, n_samples, _ = data.shape
     per_chunk = _problems_per_chunk(
-        n_samples, k, atoms.shape[0], working_memory, n_problems
+        n_samples, k, atoms.shape[0], working_memory, n_problems, atoms.element_size()
     )
     # The atoms' Gram matrix, when small enough to keep (concept dictionaries).
     gram = atoms @ atoms.T if atoms.shape[0] <= 4096 else None
     parts = [
-        _pursue(data[start : start + per_chunk], atoms, usable, k, center, gram)
+        _pursue(
+            data[start : start + per_chunk], atoms, usable, k, center, gram, verbose
+        )
         for start in range(0, n_problems, per_chunk)
     ]
     return SOMPResult(*(np.concatenate([part[i] for part in parts]) for i in range(5)))
 
 
 def _somp_inputs(
-    X: Any, dictionary: Any, device: Any
+    X: Any, dictionary: Any, device: Any, dtype: torch.dtype
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Validated float64 copies: data ``(P, n, d)`` and atoms ``(v, d)``."""
+    """Validated copies in ``dtype``: data ``(P, n, d)`` and atoms ``(v, d)``."""
     # Copies: never share memory with (possibly read-only) caller arrays.
-    data = torch.tensor(np.asarray(tensor_to_numpy(X), dtype=np.float64), device=device)
+    data = torch.tensor(
+        np.asarray(tensor_to_numpy(X), dtype=np.float64), device=device
+    ).to(dtype)
     if data.ndim == 2:
         data = data[None]
     if data.ndim != 3 or 0 in data.shape:
@@ -159,7 +169,7 @@ def _somp_inputs(
         )
     atoms = torch.tensor(
         np.asarray(tensor_to_numpy(dictionary), dtype=np.float64), device=device
-    )
+    ).to(dtype)
     if atoms.ndim != 2 or atoms.shape[1] != data.shape[2]:
         raise ValueError(
             f"dictionary must have shape (n_atoms, {data.shape[2]}) to match X; got "
@@ -187,12 +197,22 @@ def _usable_atoms(
             )
         usable &= mask
     if normalize_atoms:  # in place: ``atoms`` is this call's own copy
-        atoms /= norms.clamp_min(1e-300)[:, None]
+        atoms /= norms.clamp_min(_tiny(atoms.dtype))[:, None]
     return usable
 
 
+def _tiny(dtype: torch.dtype) -> float:
+    """Floor of the divisions (1e-300 in float64, the smallest normal otherwise)."""
+    return 1e-300 if dtype == torch.float64 else float(torch.finfo(dtype).tiny)
+
+
 def _problems_per_chunk(
-    n_samples: int, k: int, v: int, working_memory: float | None, n_problems: int
+    n_samples: int,
+    k: int,
+    v: int,
+    working_memory: float | None,
+    n_problems: int,
+    itemsize: int = 8,
 ) -> int:
     """How many problems fit the working-memory budget (at least one)."""
     if working_memory is None:
@@ -207,9 +227,9 @@ def _problems_per_chunk(
         raise ValueError(
             f"working_memory must be a positive number of MiB; got {working_memory!r}."
         )
-    # float64: correlations, their absolute values, the initial correlations, the
-    # basis against every atom, a few length-v rows; plus the (P, v) boolean mask.
-    per_problem = 8 * ((3 * n_samples + k + 6) * v + n_samples * k) + v
+    # correlations, their absolute values, the initial correlations, the basis
+    # against every atom, a few length-v rows; plus the (P, v) boolean mask.
+    per_problem = itemsize * ((3 * n_samples + k + 6) * v + n_samples * k) + v
     return max(1, min(n_problems, int(working_memory * 2**20 // per_problem)))
 
 
@@ -220,12 +240,13 @@ def _pursue(
     k: int,
     center: bool,
     gram: torch.Tensor | None,
+    verbose: int = 0,
 ) -> tuple[np.ndarray, ...]:
     """SOMP on one batch of problems: the five :class:`SOMPResult` arrays."""
     mean = data.mean(dim=1, keepdim=True) if center else torch.zeros_like(data[:, :1])
     centred = data - mean
     support, explained, basis_atoms, basis_data = _greedy_steps(
-        centred, atoms, usable, k, gram
+        centred, atoms, usable, k, gram, verbose
     )
     coef = _refit(centred, atoms, support, basis_atoms, basis_data)
     return (
@@ -243,6 +264,7 @@ def _greedy_steps(
     usable: torch.Tensor,
     k: int,
     gram: torch.Tensor | None,
+    verbose: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """The ``k`` greedy selections with Gram-Schmidt through inner products only.
 
@@ -251,13 +273,15 @@ def _greedy_steps(
     ``X Q^T`` ``(P, n, k)``.
     """
     device, dtype = centred.device, centred.dtype
+    tiny = _tiny(dtype)
     n_problems, n_samples, _ = centred.shape
     total = (centred**2).sum(dim=(1, 2))  # (P,)
     # Laid out (P, v, n) so the per-atom l1 norm reduces over contiguous memory.
     initial = atoms @ centred.transpose(1, 2)  # (P, v, n): (X D^T)^T, kept
     if not (torch.isfinite(total).all() and torch.isfinite(initial).all()):
         raise ValueError(
-            "X (or the dictionary) is too large for float64: its sums of squares "
+            f"X (or the dictionary) is too large for {str(dtype)[6:]}: its sums of "
+            "squares "
             f"overflow (max |X - mean| = {float(centred.abs().max()):.3g}). Rescale X."
         )
     correlations = initial.clone()  # residual correlations (R D^T)^T, updated
@@ -269,7 +293,12 @@ def _greedy_steps(
     explained = torch.zeros(n_problems, k, dtype=dtype, device=device)
     captured = torch.zeros(n_problems, dtype=dtype, device=device)
     rows = torch.arange(n_problems, device=device)
-    for step in range(k):
+    steps: Any = range(k)
+    if verbose:
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, total=k, desc="somp", leave=False)
+    for step in steps:
         scores = correlations.abs().sum(dim=2)
         scores.masked_fill_(blocked, -torch.inf)
         chosen = scores.argmax(dim=1)
@@ -284,7 +313,7 @@ def _greedy_steps(
         # An atom (numerically) in the span adds nothing: its basis row stays zero.
         valid = norm2 > 1e-10 * squared_norms[chosen]
         scale = torch.where(
-            valid, norm2.clamp_min(1e-300).rsqrt(), torch.zeros_like(norm2)
+            valid, norm2.clamp_min(tiny).rsqrt(), torch.zeros_like(norm2)
         )
         new_atoms = (
             gram_row - (coeff[:, None, :] @ basis_atoms[:, :step])[:, 0]
@@ -298,7 +327,7 @@ def _greedy_steps(
         correlations.baddbmm_(new_atoms[:, :, None], new_data[:, None, :], alpha=-1)
         captured += (new_data**2).sum(dim=1)
         explained[:, step] = torch.where(
-            total > 0, captured / total.clamp_min(1e-300), torch.zeros_like(captured)
+            total > 0, captured / total.clamp_min(tiny), torch.zeros_like(captured)
         )
     return support, explained, basis_atoms, basis_data
 
