@@ -324,7 +324,7 @@ class ResiDualAligner(
         bases.mul_(component_mask[..., None].to(bases.device, bases.dtype))
         self._means = means.to(self.dtype_)
         self._bases = bases if width == n_max else bases.contiguous()
-        self._mean_coef = torch.einsum("ud,ukd->uk", self._means, self._bases)
+        self._mean_coef = (self._bases @ self._means[:, :, None])[..., 0]  # no copy
         self._component_mask = component_mask.to(self.device_)
         self.n_components_ = keep.numpy()
         self.explained_variance_ratio_ = (ratio[:, :width] * component_mask).numpy()
