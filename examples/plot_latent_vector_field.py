@@ -43,7 +43,8 @@ with threadpool_limits(1):
         device="cpu",
     ).fit(train)
     print(
-        f"{len(lvf.attractors_)} attractors, median {np.median(lvf.n_iters_):.0f} steps"
+        f"{len(lvf.attractors_)} attractors, "
+        f"median {np.median(lvf.n_iter_per_start_):.0f} steps"
     )
     inlier_scores = lvf.ood_scores(test)
     for name, X_out in outliers.items():

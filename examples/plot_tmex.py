@@ -35,8 +35,8 @@ for ax, (setting, noise) in zip(
     )
     tmex = TMEXScorer(expected=W).fit(Z_hat, Z)
     plot_pvalue_heatmap(tmex, ax=ax)
-    ax.set_title(f"{setting} (noise {noise}): T-MEX = {tmex.score_}")
-    print(f"{setting:15s} T-MEX = {tmex.score_:2d} / {tmex.n_tested_pairs_}")
+    ax.set_title(f"{setting} (noise {noise}): T-MEX = {tmex.n_violations_}")
+    print(f"{setting:15s} T-MEX = {tmex.n_violations_:2d} / {tmex.n_tested_pairs_}")
 
 # %%
 # The contaminated proxy of the paper's 5-latent experiment
@@ -49,7 +49,7 @@ for proxy in ("good", "contaminated", "entangled"):
     scores, r2, ate = [], [], []
     for batch in range(20):
         Z_hat, Z = make_contaminated_proxy(4096, proxy=proxy, random_state=batch)
-        scores.append(TMEXScorer(test_latents=[0, 1, 2]).fit(Z_hat, Z).score_)
+        scores.append(TMEXScorer(test_latents=[0, 1, 2]).fit(Z_hat, Z).n_violations_)
         design = np.column_stack([np.ones(len(Z)), Z_hat[:, 0], Z[:, 3]])
         ate.append(np.linalg.lstsq(design, Z[:, 4], rcond=None)[0][2])
         r2.append(np.corrcoef(Z_hat[:, 0], Z[:, 0])[0, 1] ** 2)

@@ -29,6 +29,34 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 
+try:  # sklearn >= 1.2; private.
+    from sklearn.utils._set_output import _get_output_config as _sk_get_output_config
+except ImportError:  # pragma: no cover - exercised only on a future sklearn
+    _sk_get_output_config = None
+
+
+def transform_output(estimator: Any) -> str:
+    """The dense container ``estimator.transform`` is configured to return.
+
+    ``"default"`` (ndarray), ``"pandas"`` or ``"polars"``, from
+    ``estimator.set_output(transform=...)`` or the global ``set_config``.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+
+    Returns
+    -------
+    str
+    """
+    if _sk_get_output_config is not None:
+        return str(_sk_get_output_config("transform", estimator)["dense"])
+    from sklearn import get_config  # pragma: no cover - future sklearn
+
+    config = getattr(estimator, "_sklearn_output_config", {})  # pragma: no cover
+    return str(config.get("transform", get_config()["transform_output"]))
+
+
 try:  # sklearn >= 1.0; private.
     from sklearn.utils.validation import _check_sample_weight as _sk_check_sample_weight
 except ImportError:  # pragma: no cover - exercised only on a future sklearn

@@ -901,3 +901,40 @@ def test_spec_regime_items_7_to_10(spec_run):
     first = [r[("full", s, "first")]["perplexity"][:2] for s in (0, 1, 2)]
     if not all(b < 1.01 * a for a, b in first):
         pytest.xfail(f"spec 2.5 item 9 unmet at the first patch: {first}")
+
+
+# --------------------------------------------- one vocabulary per fit (issue 20)
+_TINY_OWN_TEACHER = {
+    "teacher_params": {"d_model": 8, "n_layer": 4, "n_head": 2, "max_steps": 2},
+    "max_steps": 1,
+    "batch_size": 2,
+    "context": 6,
+    "random_state": 0,
+}
+
+
+def test_char_vocabulary_spans_every_document():
+    docs = ["abcd" * 10, "wxyz" * 10]  # disjoint alphabets
+    est = BoomerangDistiller(**_TINY_OWN_TEACHER).fit(docs)
+    assert est.vocab_ == list("abcdwxyz")
+    assert est.vocab_size_ == 8
+    seqs = est._encode_texts(docs, reset=False)
+    assert sorted(set(seqs[0].tolist())) == [0, 1, 2, 3]
+    assert sorted(set(seqs[1].tolist())) == [4, 5, 6, 7]
+    assert np.isfinite(est.perplexity(docs))
+    assert est.predict_proba(np.array([[0, 1, 4]])).shape == (1, 8)
+    with pytest.raises(ValueError, match="characters not seen in fit"):
+        est.perplexity(["abq" * 5])
+
+
+def test_callable_tokenizer_vocabulary_is_the_max_over_documents():
+    def tok(text):  # no __len__: the vocabulary comes from the data
+        return [ord(c) - ord("a") for c in text]
+
+    docs = ["abcdefgh" * 5, "abcd" * 10]  # the last document has the smaller ids
+    est = BoomerangDistiller(tokenizer=tok, **_TINY_OWN_TEACHER).fit(docs)
+    assert est.vocab_size_ == 8
+    assert est.predict_proba(np.array([[6, 7]])).shape == (1, 8)
+    assert np.isfinite(est.perplexity(["hgfe" * 5]))
+    with pytest.raises(ValueError, match="outside"):
+        est.perplexity(["ai" * 10])

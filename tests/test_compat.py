@@ -51,3 +51,15 @@ def test_parameter_validation_helpers_are_available():
         assert getattr(_compat, name) is not None, name
     assert issubclass(_compat.InvalidParameterError, ValueError)
     assert issubclass(_compat.InvalidParameterError, TypeError)
+
+
+def test_transform_output_follows_set_output():
+    from sklearn import config_context
+    from sklearn.preprocessing import StandardScaler
+
+    assert _compat._sk_get_output_config is not None
+    scaler = StandardScaler()
+    assert _compat.transform_output(scaler) == "default"
+    with config_context(transform_output="pandas"):
+        assert _compat.transform_output(scaler) == "pandas"
+    assert _compat.transform_output(scaler.set_output(transform="pandas")) == "pandas"

@@ -453,7 +453,7 @@ def test_work_n5000_m4600(monkeypatch):
     """The fit time (< 10 s) is a benchmark (``python -m benchmarks nes``); the test
     counts the work: each round tests every remaining neuron once, in a few batched
     calls (not one call per neuron)."""
-    import skres.causal.effect_search as es
+    import skres.causal._nes_search as es
 
     widths = []
     real = es.RoundDesign.stats
@@ -696,7 +696,7 @@ def test_float32_and_tensor_inputs_agree(leaky_fit):
 
 
 def test_column_blocks_do_not_change_results(monkeypatch, leaky_fit):
-    from skres.causal import effect_search
+    from skres.causal import _nes_search as effect_search
 
     _, Z, T = leaky_fit
     ref = _nes().fit(Z, T)
@@ -744,6 +744,92 @@ def test_bad_input_raises_clear_errors():
         nes.transform(Z[:, :5])
     with pytest.raises(ValueError, match="shape"):
         nes.inverse_transform(np.ones((3, 7)))
+
+
+# ------------------------------------------------- randomisation test (issue 24)
+def _unbalanced_null(seed, n=120, m=12):
+    rng = np.random.default_rng(seed)
+    T = (rng.uniform(size=n) < 0.3).astype(int)
+    active = rng.uniform(size=(n, m)) < 0.2
+    return active * rng.lognormal(0.0, 1.0, (n, m)), T
+
+
+def test_permutation_test_is_seeded_and_valid_under_the_null():
+    Z, T = _unbalanced_null(0)
+    a = _nes(test="permutation", n_permutations=499, random_state=3).fit(Z, T)
+    b = _nes(test="permutation", n_permutations=499, random_state=3).fit(Z, T)
+    np.testing.assert_array_equal(a.p_values_, b.p_values_)
+    ok = np.isfinite(a.p_values_)
+    assert np.all(a.p_values_[ok] >= 1 / 500) and np.all(a.p_values_[ok] <= 1)
+    # p-values of a true null are roughly uniform: over many neurons and data sets
+    ps = []
+    for seed in range(8):
+        Z, T = _unbalanced_null(seed)
+        nes = _nes(test="permutation", n_permutations=199, random_state=seed)
+        ps.append(nes.fit(Z, T).p_values_)
+    ps = np.concatenate(ps)
+    ps = ps[np.isfinite(ps)]
+    assert 0.4 <= ps.mean() <= 0.6
+    assert np.mean(ps < 0.05) <= 0.1
+
+
+def test_permutation_test_finds_real_effects_like_welch():
+    Z, T, info = make_leaky_gaussian_trial(600, n_features=30, random_state=1)
+    welch = _nes().fit(Z, T)
+    perm = _nes(test="permutation", n_permutations=2999, random_state=0).fit(Z, T)
+    assert set(perm.selected_features_) == set(info.affected)
+    assert set(welch.selected_features_) == set(info.affected)
+    np.testing.assert_allclose(perm.effects_, welch.effects_)
+    assert perm.rounds_[0]["p"] <= 1 / 3000
+
+
+def test_permutation_test_warns_when_nothing_can_be_rejected():
+    Z, T = _unbalanced_null(1, m=40)
+    with pytest.warns(UserWarning, match="n_permutations >= "):
+        _nes(test="permutation", n_permutations=100, random_state=0).fit(Z, T)
+
+
+def test_permutation_test_bad_parameters():
+    Z, T = _unbalanced_null(2)
+    with pytest.raises(ValueError, match="test"):
+        _nes(test="mann-whitney").fit(Z, T)
+    with pytest.raises((ValueError, TypeError), match="n_permutations"):
+        _nes(test="permutation", n_permutations=0).fit(Z, T)
+
+
+# --------------------------------------------------- silent failures (issue 20)
+@pytest.mark.parametrize("scale", [1e-300, 1e-150, 1e150, 1e300])
+def test_results_are_scale_equivariant(scale):
+    Z, T, _ = make_leaky_gaussian_trial(400, n_features=30, random_state=0)
+    ref = _nes().fit(Z, T)
+    res = _nes().fit(Z * scale, T)
+    np.testing.assert_array_equal(res.selected_features_, ref.selected_features_)
+    np.testing.assert_allclose(res.p_values_, ref.p_values_, rtol=1e-9)
+    np.testing.assert_allclose(res.dofs_, ref.dofs_, rtol=1e-9)
+    np.testing.assert_allclose(res.effects_ / scale, ref.effects_, rtol=1e-9)
+    np.testing.assert_allclose(res.std_errors_ / scale, ref.std_errors_, rtol=1e-9)
+    assert np.all(np.isfinite(res.p_values_))
+
+
+def test_a_column_that_separates_the_treatment_warns_by_name():
+    Z, T, _ = make_leaky_gaussian_trial(300, n_features=20, random_state=0)
+    X = pd.DataFrame(np.column_stack([Z, T]), columns=[*map(str, range(20)), "T"])
+    with pytest.warns(UserWarning, match="'T' \\(column 20\\) perfectly separates"):
+        _nes().fit(X, T)
+    with pytest.warns(UserWarning, match="column 20 perfectly separates"):
+        _nes().fit(np.column_stack([Z, 3 * T + 1]), T)
+
+
+def test_identical_rows_and_constant_neurons_warn():
+    T = np.r_[np.ones(10), np.zeros(10)]
+    with pytest.warns(UserWarning, match="identical rows"):
+        nes = _nes().fit(np.ones((20, 3)), T)
+    np.testing.assert_array_equal(nes.effects_, 0.0)
+    assert len(nes.selected_features_) == 0
+    Z, T2, _ = make_leaky_gaussian_trial(200, n_features=20, random_state=0)
+    Z[:, 5] = 2.0
+    with pytest.warns(UserWarning, match="1 constant column"):
+        _nes().fit(Z, T2)
 
 
 @pytest.mark.parametrize("residualize", ["ols", "crossfit"])

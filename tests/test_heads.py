@@ -11,12 +11,20 @@ import torch
 
 from skres.datasets import make_planted_heads
 from skres.interpretability import (
+    CONCEPTS,
+    CONTROL_TASKS,
     HeadRanker,
     concept_token_ids,
     edit_heads,
+    encode_prompts,
+    evaluate_head_edits,
+    evaluate_head_sets,
     extract_head_outputs,
+    load_concept,
+    load_control_task,
     logit_lens_scores,
 )
+from skres.interpretability.evaluation import _last_token_probabilities
 
 transformers = pytest.importorskip("transformers")
 
@@ -319,3 +327,365 @@ def test_concept_token_ids_covers_variants():
     assert len(ids) == 8 and np.all(np.diff(ids) > 0)
     with pytest.raises(ValueError, match="no token ids"):
         concept_token_ids(tok, [])
+
+
+# ------------------------------------------------ random controls, logit lens
+@pytest.mark.parametrize("seed", range(5))
+def test_random_control_matches_layers_for_every_k(seed):
+    X, dictionary, concept = make_planted_heads(
+        60, n_heads=24, planted_heads=(3, 9, 14), random_state=seed
+    )
+    head_index = np.column_stack([np.repeat(np.arange(4), 6), np.tile(np.arange(6), 4)])
+    ranker = HeadRanker(
+        dictionary=dictionary,
+        concept_ids=concept,
+        n_atoms=4,
+        head_index=head_index,
+        min_layer=1,
+    ).fit(X)
+    layers = head_index[:, 0]
+    for k in (1, 3, 6, 9):
+        sets = ranker.random_control(7, k=k, random_state=seed)
+        assert len(sets) == 7
+        top = ranker.ranking_[:k]
+        for heads in sets:
+            assert len(heads) == k == len(set(heads.tolist()))
+            assert not set(heads.tolist()) & set(top.tolist())
+            assert (layers[heads] >= 1).all()
+            # Same per-layer counts wherever the layer has enough other heads.
+            wanted = np.bincount(layers[top], minlength=4)
+            free = 6 - wanted
+            got = np.bincount(layers[heads], minlength=4)
+            assert np.all(got >= np.minimum(wanted, free))
+            if np.all(wanted <= free):
+                np.testing.assert_array_equal(got, wanted)
+        if k <= 3:  # many more free heads than k: actually random
+            assert len({tuple(h) for h in sets}) > 1
+    # Reproducible and different across seeds.
+    a = ranker.random_control(3, k=6, random_state=1)
+    b = ranker.random_control(3, k=6, random_state=1)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_random_control_relaxes_a_full_layer():
+    # Top 5 heads all in one 6-head layer: only one free head there, the other
+    # four come from the remaining eligible layers.
+    X, dictionary, concept = make_planted_heads(
+        60, n_heads=12, planted_heads=(6, 7, 8, 9, 10), random_state=0
+    )
+    head_index = np.column_stack([np.repeat(np.arange(2), 6), np.tile(np.arange(6), 2)])
+    ranker = HeadRanker(
+        dictionary=dictionary,
+        concept_ids=concept,
+        n_atoms=4,
+        top_k=5,
+        head_index=head_index,
+    ).fit(X)
+    assert sorted(ranker.selected_heads_) == [6, 7, 8, 9, 10]
+    for heads in ranker.random_control(5, random_state=0):
+        assert 11 in heads and len(heads) == 5
+        assert (head_index[heads, 0] == 0).sum() == 4
+    with pytest.raises(ValueError, match="k must be at most 12"):
+        ranker.random_control(1, k=13)
+    with pytest.raises(ValueError, match="not enough unselected heads"):
+        ranker.random_control(1, k=8)
+
+
+def test_logit_lens_attribute_respects_min_layer():
+    X, dictionary, concept = make_planted_heads(
+        80, n_heads=12, planted_heads=(2, 6), random_state=2
+    )
+    head_index = np.column_stack([np.repeat(np.arange(3), 4), np.tile(np.arange(4), 3)])
+    ranker = HeadRanker(
+        dictionary=dictionary,
+        concept_ids=concept,
+        n_atoms=4,
+        head_index=head_index,
+        min_layer=1,
+    ).fit(X)
+    expected = logit_lens_scores(X, dictionary, concept)
+    assert np.isneginf(ranker.logit_lens_scores_[:4]).all()
+    np.testing.assert_allclose(ranker.logit_lens_scores_[4:], expected[4:], rtol=1e-10)
+
+
+# ------------------------------------------------------------ shipped concepts
+def test_shipped_concept_sets():
+    assert len(CONCEPTS) >= 8 and len(CONTROL_TASKS) >= 2
+    seen_words = {}
+    for name in CONCEPTS:
+        concept = load_concept(name)
+        assert concept.name == name
+        assert len(concept.words) >= 10 and len(set(concept.words)) == len(
+            concept.words
+        )
+        assert len(concept.prompts) >= 20 and len(concept.questions) >= 12
+        # Held out: no evaluation prompt is a training prompt.
+        assert not {q for q, _ in concept.questions} & set(concept.prompts)
+        words = {w.lower() for w in concept.words}
+        for _, answer in concept.questions:
+            assert any(a.lower() in words for a in answer.split("|")), (name, answer)
+        assert len(concept.controls) >= 2
+        for control in concept.controls:
+            assert control in CONTROL_TASKS
+        seen_words[name] = words
+    # Concepts do not share words (their dictionaries are distinct).
+    for a in CONCEPTS:
+        for b in CONCEPTS:
+            if a < b:
+                assert not seen_words[a] & seen_words[b], (a, b)
+    for name in CONTROL_TASKS:
+        assert len(load_control_task(name).questions) >= 12
+    # Countries are not controlled with a task about countries.
+    assert "capitals" not in load_concept("countries").controls
+    with pytest.raises(ValueError, match="name must be one of"):
+        load_concept("planets")
+    with pytest.raises(ValueError, match="name must be one of"):
+        load_control_task("planets")
+
+
+# --------------------------------------------------------- evaluation (tiny LM)
+class _WordTokenizer:
+    """Whitespace tokenizer over a fixed vocabulary, with a chat template."""
+
+    chat_template = "toy"
+    pad_token_id = 0
+    eos_token_id = 0
+
+    def __init__(self, words):
+        self.vocab = {"<pad>": 0, "<user>": 1, "<end>": 2, "<bot>": 3}
+        for w in words:
+            self.vocab.setdefault(w, len(self.vocab))
+
+    def __len__(self):
+        return len(self.vocab)
+
+    def encode(self, text, add_special_tokens=False):
+        out = []
+        for piece in text.replace("\n", " ").split():
+            out.append(self.vocab.get(piece.lower(), 3))
+        return out
+
+    def apply_chat_template(self, messages, tokenize, add_generation_prompt):
+        assert not tokenize and add_generation_prompt
+        return f"<user>\n{messages[0]['content']} <end>\n<bot>"
+
+
+_WORDS = "red blue green cat dog sky is the a of big small up down and".split()
+
+
+def _tiny_setup(seed=0, kind="llama"):
+    if kind == "llama":
+        config = transformers.LlamaConfig(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=3,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=40,
+            bos_token_id=0,
+            eos_token_id=0,
+            pad_token_id=0,
+        )
+        factory = transformers.LlamaForCausalLM
+    else:  # no restart from the residual stream: full forwards
+        config = transformers.GPT2Config(
+            n_embd=32, n_layer=3, n_head=4, vocab_size=40, bos_token_id=0,
+            eos_token_id=0,
+        )  # fmt: skip
+        factory = transformers.GPT2LMHeadModel
+    with torch.random.fork_rng(devices=[]):
+        torch.random.manual_seed(seed)
+        model = factory(config).eval()
+    tokenizer = _WordTokenizer(_WORDS)
+    concept = [("the sky is", "blue"), ("a cat is red", "red"), ("dog is", "green")]
+    control = [("up and", "down"), ("big and small and big", "small")]
+    train = ["the sky is blue", "a red cat", "green dog and sky", "blue and red"]
+    batch, _ = encode_prompts(tokenizer, train)
+    X, head_index = extract_head_outputs(model, batch, positions="last")
+    ids = np.array([tokenizer.vocab[w] for w in ("red", "blue", "green")])
+    D = model.get_output_embeddings().weight.detach().numpy()
+    ranker = HeadRanker(
+        dictionary=D,
+        concept_ids=ids,
+        n_atoms=2,
+        top_k=2,
+        head_index=head_index,
+        min_layer=1,
+    ).fit(X)
+    return model, tokenizer, ranker, concept, control, ids
+
+
+def test_encode_prompts_content_mask():
+    tokenizer = _WordTokenizer(_WORDS)
+    batch, content = encode_prompts(tokenizer, ["the sky is blue", "up"])
+    assert batch["input_ids"].shape == (2, 4)
+    np.testing.assert_array_equal(batch["attention_mask"].numpy(), content)
+    assert batch["input_ids"][1, 1:].eq(0).all()  # right padding
+    batch, content = encode_prompts(
+        tokenizer, ["the sky is blue", "up"], chat_template=True
+    )
+    ids = batch["input_ids"].numpy()
+    # <user> [content] <end> <bot>: only the prompt's own tokens are flagged.
+    assert ids[0, 0] == 1 and ids[0, 5] == 2 and ids[0, 6] == 3
+    np.testing.assert_array_equal(content[0], [0, 1, 1, 1, 1, 0, 0])
+    np.testing.assert_array_equal(content[1], [0, 1, 0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(
+        ids[0, content[0]], tokenizer.encode("the sky is blue")
+    )
+    with pytest.raises(ValueError, match="prompts must be"):
+        encode_prompts(tokenizer, [])
+
+
+@pytest.mark.parametrize("kind", ["llama", "gpt2"])
+def test_evaluate_head_sets_equals_edit_heads(kind):
+    model, tokenizer, ranker, concept, control, ids = _tiny_setup(kind=kind)
+    head_index = ranker.head_index_
+    conditions = [([5], -1.0), ([4, 9, 10], 0.0), ([5], 1.0), ([], -1.0), ([11], 5.0)]
+    small = evaluate_head_sets(
+        model,
+        tokenizer,
+        conditions,
+        head_index,
+        concept,
+        control,
+        concept_ids=ids,
+        batch_size=3,
+    )
+    large = evaluate_head_sets(
+        model,
+        tokenizer,
+        conditions,
+        head_index,
+        concept,
+        control,
+        concept_ids=ids,
+        batch_size=1000,
+    )
+    for metric in ("concept_mass", "concept_accuracy", "control_accuracy"):
+        np.testing.assert_allclose(small[metric], large[metric], atol=1e-6)
+    batch, _ = encode_prompts(tokenizer, [q for q, _ in concept])
+    for c, (heads, alpha) in enumerate([([], 1.0), *conditions]):
+        scales = {tuple(int(v) for v in head_index[h]): alpha for h in heads}
+        with torch.inference_mode(), edit_heads(model, scales):
+            probs = _last_token_probabilities(model, batch)
+        mass = probs[:, ids].sum(dim=1).mean().item()
+        assert small["concept_mass"][c] == pytest.approx(mass, abs=1e-6)
+    # alpha = 1 and the empty set are the unedited model.
+    assert small["concept_mass"][3] == pytest.approx(small["concept_mass"][0], abs=1e-7)
+    assert small["concept_mass"][4] == pytest.approx(small["concept_mass"][0], abs=1e-7)
+    assert abs(small["concept_mass"][1] - small["concept_mass"][0]) > 1e-5
+    assert all(not m._forward_pre_hooks for m in model.modules())
+
+
+def test_evaluate_head_edits_structure():
+    model, tokenizer, ranker, concept, control, ids = _tiny_setup()
+    ev = evaluate_head_edits(
+        model,
+        tokenizer,
+        ranker,
+        concept,
+        control,
+        ks=(1, 3),
+        alphas=(-1.0, 0.0),
+        n_random=4,
+        random_state=0,
+    )
+    assert ev.somp["concept_mass"].shape == (2, 2)
+    assert ev.random["control_accuracy"].shape == (2, 2, 4)
+    for j, k in enumerate((1, 3)):
+        np.testing.assert_array_equal(ev.heads["somp"][k], ranker.ranking_[:k])
+        lens = ev.heads["logit_lens"][k]
+        assert set(lens.tolist()) == set(
+            np.argsort(-ranker.logit_lens_scores_)[:k].tolist()
+        )
+        for drawn in ev.heads["random"][k]:
+            assert not set(drawn.tolist()) & set(ranker.ranking_[:k].tolist())
+        # Each cell equals a direct evaluation of that head set.
+        direct = evaluate_head_sets(
+            model,
+            tokenizer,
+            [(ranker.ranking_[:k], 0.0)],
+            ranker.head_index_,
+            concept,
+            control,
+            concept_ids=ids,
+        )
+        assert ev.somp["concept_mass"][1, j] == pytest.approx(
+            direct["concept_mass"][1], abs=1e-6
+        )
+        assert ev.base["concept_mass"] == pytest.approx(
+            direct["concept_mass"][0], abs=1e-6
+        )
+    med, q1, q3 = ev.random_summary("concept_mass")
+    assert np.all(q1 <= med) and np.all(med <= q3)
+    np.testing.assert_allclose(
+        ev.relative("somp", "concept_mass"),
+        ev.somp["concept_mass"] / ev.base["concept_mass"],
+    )
+    assert ev.specificity("somp").shape == (2, 2)
+    records = ev.to_records()
+    assert len(records) == 2 * 2 * 3
+    assert {r["method"] for r in records} == {"somp", "logit_lens", "random"}
+    assert len(records[2]["concept_mass_iqr"]) == 2
+    # Reproducible with the same random_state.
+    again = evaluate_head_edits(
+        model,
+        tokenizer,
+        ranker,
+        concept,
+        control,
+        ks=(1, 3),
+        alphas=(-1.0, 0.0),
+        n_random=4,
+        random_state=0,
+    )
+    np.testing.assert_array_equal(
+        again.random["concept_mass"], ev.random["concept_mass"]
+    )
+
+
+def test_evaluate_head_edits_errors():
+    model, tokenizer, ranker, concept, control, ids = _tiny_setup()
+    with pytest.raises(ValueError, match="ks must not exceed the 8 heads"):
+        evaluate_head_edits(model, tokenizer, ranker, concept, control, ks=(9,))
+    with pytest.raises(ValueError, match="concept_questions must be"):
+        evaluate_head_edits(model, tokenizer, ranker, ["x"], control, ks=(1,))
+    with pytest.raises(ValueError, match="alphas must be finite"):
+        evaluate_head_edits(
+            model, tokenizer, ranker, concept, control, ks=(1,), alphas=(np.nan,)
+        )
+    full = HeadRanker(
+        dictionary=ranker.dictionary, n_atoms=2, head_index=ranker.head_index_
+    ).fit(np.random.default_rng(0).standard_normal((5, 12, 32)))
+    with pytest.raises(ValueError, match="concept_ids is needed"):
+        evaluate_head_edits(model, tokenizer, full, concept, control, ks=(1,))
+    with pytest.raises(ValueError, match="head sets must index"):
+        evaluate_head_sets(
+            model,
+            tokenizer,
+            [([12], -1.0)],
+            ranker.head_index_,
+            concept,
+            control,
+            concept_ids=ids,
+        )
+
+
+def test_plot_edit_curve():
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from skres.plotting import plot_edit_curve
+
+    model, tokenizer, ranker, concept, control, ids = _tiny_setup()
+    ev = evaluate_head_edits(
+        model, tokenizer, ranker, concept, control, ks=(1, 2, 4), n_random=3
+    )
+    axes = plot_edit_curve(ev)
+    assert len(axes) == 2
+    somp_line = axes[0].lines[0]
+    np.testing.assert_allclose(
+        somp_line.get_ydata(), ev.relative("somp", "concept_mass")[0]
+    )
+    np.testing.assert_array_equal(axes[1].lines[0].get_xdata(), [1, 2, 4])
+    plt.close("all")

@@ -97,7 +97,7 @@ def test_plot_pvalue_heatmap():
     )
     tmex = TMEXScorer().fit(Z_hat, Z)
     ax = plot_pvalue_heatmap(tmex)
-    assert ax.get_title().startswith(f"T-MEX = {tmex.score_} of 16")
+    assert ax.get_title().startswith(f"T-MEX = {tmex.n_violations_} of 16")
     assert [t.get_text() for t in ax.get_xticklabels()] == ["Z_0", "Z_1", "Z_2", "Z_3"]
     assert len(ax.patches) == 4  # one outline per expected edge
     offsets = ax.collections[0].get_offsets()

@@ -56,6 +56,26 @@ def test_groups_mean_pool_token_codes(small_fit):
         )
 
 
+def test_groups_with_pandas_output_are_indexed_by_group_labels(small_fit):
+    import pandas as pd
+
+    sae, X = small_fit
+    groups = np.array(["video-2", "video-1", "video-3"])[np.arange(len(X)) % 3]
+    plain = sae.transform(X, groups=groups)
+    try:
+        sae.set_output(transform="pandas")
+        frame = sae.transform(pd.DataFrame(X), groups=groups)
+        tokens = sae.transform(X)
+    finally:
+        sae.set_output(transform="default")
+    assert isinstance(frame, pd.DataFrame)
+    assert frame.index.tolist() == ["video-1", "video-2", "video-3"]
+    assert frame.index.name == "group"
+    assert frame.columns.tolist() == list(sae.get_feature_names_out())
+    np.testing.assert_array_equal(frame.to_numpy(), plain)
+    assert isinstance(tokens, pd.DataFrame) and len(tokens) == len(X)
+
+
 def test_inverse_transform_and_score_agree(small_fit):
     sae, X = small_fit
     recon = sae.inverse_transform(sae.transform(X))

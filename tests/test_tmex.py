@@ -22,7 +22,7 @@ def _scores(setting, d, seeds, n=1000, **kw):
     out = []
     for seed in seeds:
         Z_hat, Z, W = make_measurement_model(n, d, setting=setting, random_state=seed)
-        out.append(TMEXScorer(expected=W, **kw).fit(Z_hat, Z).score_)
+        out.append(TMEXScorer(expected=W, **kw).fit(Z_hat, Z).n_violations_)
     return np.array(out)
 
 
@@ -47,7 +47,7 @@ def test_permutation_and_scaling_is_perfect(d):
         t = TMEXScorer(expected="match").fit(Z_hat, Z)
         np.testing.assert_array_equal(t.matching_, W.argmax(axis=1))
         np.testing.assert_array_equal(t.expected_, W)
-        assert t.score_ == 0
+        assert t.n_violations_ == 0
 
 
 @pytest.mark.parametrize("d", [5, 10])
@@ -77,7 +77,7 @@ def test_calibration_under_noisy_but_correct_measurement():
             1000, d, setting="identity", noise=0.2, random_state=seed
         )
         t = TMEXScorer().fit(Z_hat, Z)
-        scores.append(t.score_)
+        scores.append(t.n_violations_)
         diagonal.append(np.all(np.diag(t.adjacency_) == 1))
         assert t.expected_false_positives_ == pytest.approx(alpha * d * (d - 1))
     assert 0.3 * alpha * d * (d - 1) <= np.mean(scores) <= 2 * alpha * d * (d - 1)
@@ -91,7 +91,7 @@ def test_correction_controls_family_wise_error():
             500, 8, setting="identity", noise=0.3, random_state=100 + seed
         )
         t = TMEXScorer(correction="holm").fit(Z_hat, Z)
-        scores.append(t.score_)
+        scores.append(t.n_violations_)
         assert np.all(t.adjusted_pvalues_ >= t.pvalues_ - 1e-15)
     # Holm at 5% family-wise: P(any false rejection) <= 0.05 per seed.
     assert np.sum(scores) <= 2
@@ -106,7 +106,7 @@ def test_five_latent_contaminated_proxy():
             4096, proxy="contaminated", random_state=batch
         )
         t = clone(tmex).fit(Z_hat, Z)
-        assert t.score_ == 2
+        assert t.n_violations_ == 2
         np.testing.assert_array_equal(t.adjacency_, [[1, 1, 1]])
         ate_bad.append(_ate(Z_hat, Z))
         Z_hat, Z = make_contaminated_proxy(4096, proxy="good", random_state=batch)
@@ -116,7 +116,7 @@ def test_five_latent_contaminated_proxy():
     # batches (sd ~0.1) would fail for ~15% of seed choices.
     for batch in range(100):
         Z_hat, Z = make_contaminated_proxy(4096, proxy="good", random_state=batch)
-        good.append(clone(tmex).fit(Z_hat, Z).score_)
+        good.append(clone(tmex).fit(Z_hat, Z).n_violations_)
     assert np.mean(good) <= 0.2
     assert abs(np.mean(ate_good) - 1.0) <= 0.02
     assert abs(np.mean(ate_bad) - 0.84) <= 0.03
@@ -129,13 +129,13 @@ def _ate(Z_hat, Z):
 
 def test_entangled_proxy_and_kci():
     Z_hat, Z = make_contaminated_proxy(4096, proxy="entangled", random_state=0)
-    assert TMEXScorer(test_latents=[0, 1, 2]).fit(Z_hat, Z).score_ == 2
+    assert TMEXScorer(test_latents=[0, 1, 2]).fit(Z_hat, Z).n_violations_ == 2
     kci = TMEXScorer(ci_test="kci", test_latents=[0, 1, 2])
     Z_hat, Z = make_contaminated_proxy(400, proxy="contaminated", random_state=0)
-    assert kci.fit(Z_hat, Z).score_ == 2
+    assert kci.fit(Z_hat, Z).n_violations_ == 2
     Z_hat, Z = make_contaminated_proxy(400, proxy="good", random_state=0)
     t = clone(kci).fit(Z_hat, Z)
-    assert t.score_ == 0
+    assert t.n_violations_ == 0
     assert t.pvalues_[0, 0] < 1e-10
 
 
@@ -148,7 +148,7 @@ def test_kci_detects_nonlinear_dependence_gcm_misses():
     kci = TMEXScorer(expected=np.array([[1, 0]]), ci_test="kci").fit(Y, Z)
     assert gcm.pvalues_[0, 1] > 0.01
     assert kci.pvalues_[0, 1] < 1e-3
-    assert kci.score_ == 1
+    assert kci.n_violations_ == 1
 
 
 def test_kci_null_is_roughly_calibrated():
@@ -159,7 +159,7 @@ def test_kci_null_is_roughly_calibrated():
         )
         t = TMEXScorer(ci_test="kci").fit(Z_hat, Z)
         assert np.all(np.diag(t.adjacency_) == 1)
-        rejections += t.score_
+        rejections += t.n_violations_
     assert rejections <= 8  # 60 null tests at 5%: 3 expected
 
 
@@ -192,7 +192,7 @@ def test_reference_pvalues(regressor):
     t = TMEXScorer(regressor=regressor).fit(Z_hat, Z)
     # The reference is printed with 7 significant digits (rounding <= 5e-7).
     np.testing.assert_allclose(t.pvalues_, REFERENCE_PVALUES, rtol=1e-6)
-    assert t.score_ == 1
+    assert t.n_violations_ == 1
     np.testing.assert_array_equal(np.argwhere(t.mismatch_), [[1, 3]])
 
 
@@ -264,7 +264,7 @@ def test_multidimensional_blocks():
         assert t.pvalues_.shape == (2, 4)
         floor = 1e-10 if gcm_type == "quadratic" else 1.0 / (t.n_bootstrap + 1)
         assert np.all(t.pvalues_[W == 1] <= floor)
-        assert t.score_ <= 1
+        assert t.n_violations_ <= 1
     # The max-type bootstrap is seeded by random_state.
     a = TMEXScorer(expected=W, blocks=[[0, 1], [2, 3]], gcm_type="max", random_state=3)
     b = clone(a)
@@ -284,7 +284,7 @@ def test_degenerate_guard_is_explicit():
     # Same through the generic regression path.
     g = TMEXScorer(regressor=LinearRegression()).fit(Z_hat, Z)
     np.testing.assert_array_equal(g.degenerate_, t.degenerate_)
-    assert g.score_ == 0
+    assert g.n_violations_ == 0
     # Switching the guard off leaves the p-values to floating-point round-off.
     off = TMEXScorer(degenerate_tol=0.0).fit(Z_hat, Z)
     assert not off.degenerate_.any()
@@ -303,7 +303,7 @@ def test_single_latent_uses_unconditional_test():
     t = TMEXScorer().fit(X, z)
     assert t.pvalues_.shape == (2, 1)
     assert t.pvalues_[0, 0] < 1e-10 and t.pvalues_[1, 0] > 1e-3
-    assert t.score_ == 0
+    assert t.n_violations_ == 0
 
 
 # ---------------------------------------------------------- multiple testing
@@ -358,7 +358,7 @@ def test_clone_get_params_and_score():
     assert c.get_params()["regressor"].alpha == 1e-6
     Z_hat, Z, _ = make_measurement_model(500, 4, setting="rotated", random_state=0)
     c.fit(Z_hat, Z)
-    assert c.score(Z_hat, Z) == -c.score_
+    assert c.score(Z_hat, Z) == -c.n_violations_
     with pytest.raises(ValueError, match="sample_weight"):
         c.score(Z_hat, Z, sample_weight=np.ones(500))
     with pytest.raises(ValueError, match="latents"):
@@ -467,7 +467,7 @@ def test_pickle_round_trip_keeps_results():
     restored = pickle.loads(pickle.dumps(t))
     np.testing.assert_array_equal(restored.pvalues_, t.pvalues_)
     np.testing.assert_array_equal(restored.matching_, t.matching_)
-    assert restored.score(Z_hat, Z) == t.score(Z_hat, Z) == -t.score_
+    assert restored.score(Z_hat, Z) == t.score(Z_hat, Z) == -t.n_violations_
 
 
 # ---------------------------------------------------------------------- PCM
@@ -477,7 +477,9 @@ def test_pcm_five_latent_and_determinism():
         Z_hat, Z = make_contaminated_proxy(
             4096, proxy="contaminated", random_state=batch
         )
-        assert clone(pcm).set_params(random_state=batch).fit(Z_hat, Z).score_ == 2
+        assert (
+            clone(pcm).set_params(random_state=batch).fit(Z_hat, Z).n_violations_ == 2
+        )
     # Spec: mean T-MEX <= 0.2 for the good proxy (alpha * 2 = 0.1 expected; PCM
     # is one-sided and averages 9 splits: ~0.05). 50 batches (sd of mean ~0.03):
     # batches 0-9 alone happen to give 0.5, as for the GCM (the data, not the
@@ -485,7 +487,9 @@ def test_pcm_five_latent_and_determinism():
     good = []
     for batch in range(50):
         Z_hat, Z = make_contaminated_proxy(4096, proxy="good", random_state=batch)
-        good.append(clone(pcm).set_params(random_state=batch).fit(Z_hat, Z).score_)
+        good.append(
+            clone(pcm).set_params(random_state=batch).fit(Z_hat, Z).n_violations_
+        )
     assert np.mean(good) <= 0.2
     Z_hat, Z = make_contaminated_proxy(1000, proxy="good", random_state=0)
     ols = clone(pcm).set_params(random_state=0, regressor=LinearRegression())
@@ -501,11 +505,31 @@ def test_pcm_settings():
     for setting, expected in (("identity", 0), ("rotated", 20), ("one_pair_mixed", 1)):
         Z_hat, Z, W = make_measurement_model(1000, 5, setting=setting, random_state=0)
         t = TMEXScorer(ci_test="pcm", pcm_rep=3, random_state=0).fit(Z_hat, Z)
-        assert t.score_ == expected, setting
+        assert t.n_violations_ == expected, setting
     with pytest.raises(ValueError, match="one-column blocks"):
         TMEXScorer(ci_test="pcm", blocks=[[0, 1]], expected=np.zeros((1, 5))).fit(
             Z_hat, Z
         )
+    with pytest.raises(ValueError, match="pcm_test_split"):
+        TMEXScorer(ci_test="pcm", pcm_test_split=1.0).fit(Z_hat, Z)
+    with pytest.raises(ValueError, match="pcm_rep"):
+        TMEXScorer(ci_test="pcm", pcm_rep=0).fit(Z_hat, Z)
+
+
+@pytest.mark.parametrize("eps", [1e-3, 1e-7, 1e-10])
+def test_exact_small_contamination_is_detected(eps):
+    # The guard is relative to round-off, not to a fixed fraction of the variance:
+    # Z_hat_0 = Z_0 + eps * Z_3 measures Z_3 too, however small eps is.
+    rng = np.random.default_rng(7)
+    Z = rng.standard_normal((2000, 4))
+    Z_hat = Z.copy()
+    Z_hat[:, 0] += eps * Z[:, 3]
+    scorer = TMEXScorer().fit(Z_hat, Z)
+    assert scorer.pvalues_[0, 3] < 1e-100
+    assert not scorer.degenerate_[0, 3]
+    assert scorer.n_violations_ == 1
+    exact = TMEXScorer().fit(Z.copy(), Z)
+    assert exact.n_violations_ == 0 and exact.degenerate_.sum() == 12
 
 
 # --- KCI at scale: memory estimate and random Fourier features (issue 23) -------------
@@ -581,4 +605,14 @@ def test_n_jobs_gives_identical_results(params):
     two = TMEXScorer(**params, n_jobs=2, verbose=0).fit(Z_hat, Z)
     np.testing.assert_array_equal(one.pvalues_, two.pvalues_)
     np.testing.assert_array_equal(one.statistics_, two.statistics_)
-    assert one.score_ == two.score_
+    assert one.n_violations_ == two.n_violations_
+
+
+def test_attribute_names_mean_one_thing():
+    """``n_violations_`` is the count, ``score()`` its negative (greater is better)."""
+    Z_hat, Z, _ = make_measurement_model(500, 3, setting="identity", random_state=0)
+    t = TMEXScorer().fit(Z_hat, Z)
+    assert not hasattr(t, "score_") and not hasattr(t, "normalized_score_")
+    assert isinstance(t.n_violations_, int)
+    assert t.violation_rate_ == t.n_violations_ / t.n_tested_pairs_
+    assert t.score(Z_hat, Z) == -t.n_violations_

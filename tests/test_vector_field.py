@@ -51,7 +51,7 @@ def test_half_map_n_iter_attractor_score_and_spectral_radius():
     lvf = _lvf(lambda z: 0.5 * z).fit([[4.0, 0.0]])
     expected = _closed_form_n_iter(4.0, 0.5, 1e-6)
     assert expected == 11
-    assert lvf.n_iters_.tolist() == [expected]
+    assert lvf.n_iter_per_start_.tolist() == [expected]
     assert lvf.converged_.all()
     assert lvf.attractors_.shape == (1, 2)
     assert np.abs(lvf.attractors_).max() < 1e-3
@@ -68,7 +68,7 @@ def test_half_map_n_iter_attractor_score_and_spectral_radius():
 @pytest.mark.parametrize(("rho", "z0", "tol"), [(0.3, 10.0, 1e-8), (0.9, 2.0, 1e-6)])
 def test_linear_contraction_n_iter_other_rates(rho, z0, tol):
     lvf = _lvf(lambda z: rho * z, tol=tol).fit([[z0, 0.0, 0.0]])
-    assert lvf.n_iters_[0] == _closed_form_n_iter(z0, rho, tol)
+    assert lvf.n_iter_per_start_[0] == _closed_form_n_iter(z0, rho, tol)
 
 
 def test_fixed_horizon_trajectory_score_pads_with_end_point():
@@ -98,8 +98,8 @@ def test_tanh_two_attractors_and_basins():
     rho = lvf.jacobian_spectral_radius([[Z_STAR], [0.0]])
     np.testing.assert_allclose(rho, [0.1663720878, 2.0], atol=1e-6)
     # Basins of new points: the transform's basin column is the nearest attractor.
-    feats = lvf.transform([[-0.5], [2.0]])
-    basins = feats[:, 2].astype(int)
+    feats = lvf.trajectory_features([[-0.5], [2.0]])
+    basins = feats["basin"].to_numpy()
     assert np.sign(lvf.attractors_[basins, 0]).tolist() == [-1.0, 1.0]
 
 
@@ -114,7 +114,7 @@ def test_non_converging_map_warns_and_caps():
     lvf = _lvf(lambda z: z + 1, max_iter=37)
     with pytest.warns(ConvergenceWarning, match="did not meet"):
         lvf.fit([[0.0, 0.0], [1.0, 2.0]])
-    assert lvf.n_iters_.tolist() == [37, 37]
+    assert lvf.n_iter_per_start_.tolist() == [37, 37]
     assert not lvf.converged_.any()
     np.testing.assert_allclose(lvf.attractors_all_, [[37.0, 37.0], [38.0, 39.0]])
 
@@ -163,7 +163,7 @@ def test_projection_linear_ae_every_latent_is_fixed():
     X = np.vstack([directions, 2.5 * directions]) @ U.T
     lvf.fit(X)
     np.testing.assert_allclose(lvf.vector_field(rng.randn(7, k)), 0.0, atol=1e-12)
-    assert lvf.n_iters_.tolist() == [1] * len(X)
+    assert lvf.n_iter_per_start_.tolist() == [1] * len(X)
     assert len(lvf.attractors_) == len(directions)  # cosine rule: one per direction
     # Euclidean dedup separates points on the same ray.
     lvf_e = clone(lvf).set_params(dedup="euclidean").fit(X)
@@ -214,9 +214,9 @@ def test_dedup_merges_the_origin_and_checks_order():
 )
 def test_iteration_matches_closed_form(rho, z0, tol):
     lvf = _lvf(lambda z: rho * z, tol=tol).fit([[z0]])
-    assert lvf.n_iters_[0] == _closed_form_n_iter(z0, rho, tol)
+    assert lvf.n_iter_per_start_[0] == _closed_form_n_iter(z0, rho, tol)
     np.testing.assert_allclose(
-        lvf.attractors_all_[0, 0], z0 * rho ** (lvf.n_iters_[0] + 1), rtol=1e-9
+        lvf.attractors_all_[0, 0], z0 * rho ** (lvf.n_iter_per_start_[0] + 1), rtol=1e-9
     )
 
 
@@ -440,7 +440,8 @@ def test_conv_autoencoder_shapes_and_training():
         device="cpu",
         random_state=0,
     ).fit(rng.rand(10, 16))
-    assert sq.transform(rng.rand(3, 16)).shape == (3, 2 * 2 + 6)
+    assert sq.transform(rng.rand(3, 16)).shape == (3, 2)
+    assert sq.trajectory_features(rng.rand(3, 16)).shape == (3, 2 * 2 + 6)
     with pytest.raises(ValueError, match="image_shape"):
         LatentVectorField(autoencoder="conv", max_steps=1).fit(rng.rand(5, 12))
     with pytest.raises(ValueError, match="image_shape"):
@@ -449,3 +450,35 @@ def test_conv_autoencoder_shapes_and_training():
         )
     with pytest.raises(ValueError, match="autoencoder"):
         LatentVectorField(autoencoder="resnet", max_steps=1).fit(rng.rand(5, 16))
+
+
+def test_transform_is_latent_codes_and_trajectory_features_are_named():
+    rng = np.random.RandomState(3)
+    X = rng.rand(12, 4)
+    lvf = LatentVectorField(
+        hidden=(6,), latent_dim=3, max_steps=5, device="cpu", random_state=0
+    ).fit(X)
+    Z = lvf.transform(X)
+    assert Z.shape == (12, 3) and Z.dtype == np.float64
+    np.testing.assert_allclose(Z, lvf.train_latents_, atol=1e-12)
+    names = lvf.get_feature_names_out()
+    assert names.tolist() == [f"latentvectorfield{i}" for i in range(3)]
+    assert lvf.set_output(transform="pandas").transform(X).columns.tolist() == list(
+        names
+    )
+    feats = lvf.trajectory_features(X)
+    assert feats.columns.tolist() == [
+        *(f"z0_{i}" for i in range(3)),
+        *(f"zstar_{i}" for i in range(3)),
+        "basin",
+        "n_iter",
+        "final_distance",
+        "attractor_distance",
+        "trajectory_distance",
+        "residual",
+    ]
+    np.testing.assert_allclose(feats[["z0_0", "z0_1", "z0_2"]].to_numpy(), Z)
+    assert (feats["n_iter"] >= 1).all() and np.isfinite(feats.to_numpy()).all()
+    assert not hasattr(lvf, "n_iters_")
+    assert lvf.n_iter_per_start_.shape == (len(lvf.attractor_indices_),)
+    assert lvf.n_iter_ == lvf.n_iter_per_start_.max()

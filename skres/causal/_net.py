@@ -17,6 +17,7 @@ from scipy import stats
 __all__ = [
     "RoundDesign",
     "make_strata",
+    "permutation_pvalues",
     "quantile_bins",
     "t_test_from_parts",
     "welch_batched",
@@ -212,6 +213,7 @@ class RoundDesign:
         self._identity = bool(np.array_equal(order, np.arange(len(cell))))
         self._order_t = torch.as_tensor(order, device=self.device)
         kept_cell = relabel[cell[order]]
+        self.kept_cell = kept_cell
         n_treated = int(treated[order].sum())
         self._arm_slices = [slice(0, n_treated), slice(n_treated, len(order))]
         counts = np.bincount(kept_cell, minlength=self.n_cells).astype(np.float64)
@@ -227,6 +229,7 @@ class RoundDesign:
             )
         self._w = torch.as_tensor(self.weights, dtype=torch.float64, device=self.device)
         X = self.levels[order].astype(np.float64)
+        self.kept_levels = X
         onehot = np.eye(self.n_cells)[kept_cell]
         if self.residualize == "ols" and X.shape[1] > 0:
             self._setup_ols(X, onehot, counts)
@@ -365,3 +368,115 @@ class RoundDesign:
         else:
             out = self._stats_welch(Y)
         return tuple(o.double().cpu().numpy() for o in out)  # type: ignore[return-value]
+
+
+# ------------------------------------------------------ randomisation p-values
+def _pooled_residual_basis(design: RoundDesign) -> np.ndarray:
+    """Orthonormal basis of the cell indicators and the cell-centred conditioning
+    neurons over the kept units (pooled over arms, so it does not depend on the
+    treatment)."""
+    eps = np.finfo(np.float64).eps
+    onehot = np.eye(design.n_cells)[design.kept_cell]
+    X = design.kept_levels
+    if X.shape[1]:
+        counts = onehot.sum(0)
+        X = X - onehot @ ((onehot.T @ X) / counts[:, None])
+        X = X / np.maximum(np.abs(X).max(axis=0), np.finfo(np.float64).tiny)
+    A = np.column_stack([onehot, X])
+    U, S, _ = np.linalg.svd(A, full_matrices=False)
+    return U[:, S > S.max() * max(A.shape) * eps]
+
+
+def _within_cell_assignments(
+    cell: np.ndarray, treated: np.ndarray, n_draws: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``n_draws`` re-randomisations of ``treated`` within every cell (float64)."""
+    out = np.zeros((n_draws, cell.size))
+    for c in np.unique(cell):
+        idx = np.flatnonzero(cell == c)
+        n1 = int(treated[idx].sum())
+        ranks = np.argsort(rng.random((n_draws, idx.size)), axis=1)
+        out[:, idx] = ranks < n1
+    return out
+
+
+def _stratified_t(
+    P: torch.Tensor, R: torch.Tensor, cells: list[torch.Tensor], w: torch.Tensor
+) -> torch.Tensor:
+    """Post-stratified Welch t of every column of ``R`` (n, m) under every
+    assignment in ``P`` (B, n): shape (B, m)."""
+    tau = torch.zeros(P.shape[0], R.shape[1], dtype=R.dtype, device=R.device)
+    var = torch.zeros_like(tau)
+    for g, idx in enumerate(cells):
+        Pg, Rg = P[:, idx], R[idx]
+        n1 = Pg.sum(1, keepdim=True)
+        n0 = idx.numel() - n1
+        s1, q1 = Pg @ Rg, Pg @ Rg.square()
+        s0, q0 = Rg.sum(0) - s1, Rg.square().sum(0) - q1
+        m1, m0 = s1 / n1, s0 / n0
+        v1 = (q1 - s1 * m1).clamp_min(0.0) / (n1 - 1)
+        v0 = (q0 - s0 * m0).clamp_min(0.0) / (n0 - 1)
+        tau += w[g] * (m1 - m0)
+        var += w[g] ** 2 * (v1 / n1 + v0 / n0)
+    return tau / var.sqrt()
+
+
+def permutation_pvalues(
+    design: RoundDesign,
+    Y: torch.Tensor,
+    n_permutations: int,
+    rng: np.random.Generator,
+    batch_elements: int = 2**23,
+) -> np.ndarray:
+    """Monte-Carlo randomisation p-values of every column of ``Y`` for one round.
+
+    Each column is residualised on the round's cell indicators and cell-centred
+    conditioning neurons, pooled over arms (a treatment-free adjustment); the
+    statistic is the post-stratified Welch t of the residuals; the treatment is
+    re-randomised within cells (keeping every cell's arm sizes).
+    ``p = (1 + #{|t_b| >= |t_obs|}) / (1 + B)``.
+
+    Parameters
+    ----------
+    design : RoundDesign
+        The round (its kept units and cells).
+    Y : tensor of shape (n_units, n_columns)
+        Columns to test, rows in the original unit order.
+    n_permutations : int
+        Re-randomisations ``B``.
+    rng : numpy.random.Generator
+        Source of the re-randomisations.
+    batch_elements : int, default=2**23
+        Bounds ``B_batch * n_units`` (memory of one batch).
+
+    Returns
+    -------
+    ndarray of shape (n_columns,)
+    """
+    if design.n_cells == 0:
+        return np.full(Y.shape[1], np.nan)
+    dev = Y.device
+    Yk = Y.index_select(0, design._order_t).to(torch.float64)
+    Q = torch.as_tensor(_pooled_residual_basis(design), device=dev)
+    R = Yk - Q @ (Q.T @ Yk)
+    cell = design.kept_cell
+    treated = np.zeros(cell.size)
+    treated[design._arm_slices[0]] = 1.0
+    cells = [
+        torch.as_tensor(np.flatnonzero(cell == c), device=dev)
+        for c in range(design.n_cells)
+    ]
+    w = design._w
+    obs = _stratified_t(torch.as_tensor(treated, device=dev)[None], R, cells, w)[0]
+    exceed = torch.zeros(R.shape[1], dtype=torch.float64, device=dev)
+    batch = max(1, batch_elements // max(cell.size, R.shape[1], 1))
+    for start in range(0, n_permutations, batch):
+        size = min(batch, n_permutations - start)
+        P = torch.as_tensor(
+            _within_cell_assignments(cell, treated, size, rng), device=dev
+        )
+        t = _stratified_t(P, R, cells, w)
+        exceed += (t.abs() >= obs.abs() * (1 - 1e-12)).sum(0)
+    p = (exceed + 1.0) / (n_permutations + 1.0)
+    p = torch.where(torch.isnan(obs), torch.full_like(p, float("nan")), p)
+    return p.cpu().numpy()

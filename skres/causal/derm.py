@@ -69,6 +69,30 @@ class DERMWarning(UserWarning):
 
 
 # --------------------------------------------------------------------------- weights
+_CELL_COLUMNS = ("y", "count", "p_joint", "var_ratio", "weight")
+
+
+def _settings_names(settings: Any, n_columns: int) -> list[str]:
+    """The caller's names of the settings columns, else ``setting_0, ...``.
+
+    A DataFrame gives its column names, a named Series its name; names that are
+    not unique strings, or that clash with the cell table's own columns, raise.
+    """
+    if hasattr(settings, "columns"):
+        names = [str(c) for c in settings.columns]
+    elif getattr(settings, "name", None) is not None and n_columns == 1:
+        names = [str(settings.name)]
+    else:
+        return [f"setting_{j}" for j in range(n_columns)]
+    clash = sorted(set(names) & set(_CELL_COLUMNS))
+    if clash or len(set(names)) != len(names):
+        raise ValueError(
+            "settings column names must be unique and differ from the cell table's "
+            f"columns {list(_CELL_COLUMNS)}; got {names}. Rename the columns."
+        )
+    return names
+
+
 def _encode_settings(settings: Any, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
     """Integer cell ids of the rows of ``settings`` and the unique rows."""
     arr = np.asarray(tensor_to_numpy(settings))
@@ -154,7 +178,7 @@ def derm_weights(
     settings: Any,
     *,
     weighting: str = "derm",
-    clip: float = 1e-3,
+    clip: float = 1e-6,
     y_bins: Any = None,
     sample_weight: Any = None,
     normalize: bool = True,
@@ -177,8 +201,13 @@ def derm_weights(
         ``"derm"``: ``[Var(Y|z) / Var(Y)] / P(y, z)``. ``"independence"``:
         ``P(y) P(z) / P(y, z)``, which makes ``Y`` and ``Z`` independent in the
         weighted sample but keeps deterministic settings.
-    clip : float, default=1e-3
-        Floor on ``P(y, z)`` in the denominator.
+    clip : float, default=1e-6
+        Floor on ``P(y, z)`` in the denominator. The default (the lab's
+        implementation) leaves every observed cell (``P >= 1 / n``) unclipped up to
+        a million samples: the exact DERM weights. ``1e-3`` (the ISTAnt paper's
+        value) caps the weight of cells rarer than 1 in 1000: lower weight variance
+        (larger effective sample size), at the price of a bias towards the
+        unweighted fit on exactly the rare cells DERM exists to up-weight.
     y_bins : int, array-like or None, default=None
         Discretisation of a continuous ``y`` for ``P(Y, Z)`` only: a number of
         quantile bins or an array of inner bin edges. ``Var(Y | Z)`` always uses the
@@ -195,7 +224,8 @@ def derm_weights(
     weights : ndarray of shape (n_samples,)
         Non-negative weights; rows of zero-variance settings get 0.
     cell_table : pandas.DataFrame
-        One row per observed ``(z, y)`` cell: the settings columns, ``y``,
+        One row per observed ``(z, y)`` cell: the settings columns (named as the
+        caller's DataFrame columns or Series name, else ``setting_0, ...``), ``y``,
         ``count``, ``p_joint``, ``var_ratio`` (``Var(Y|z)/Var(Y)``) and ``weight``
         (the normalised weight of one row of that cell, before ``sample_weight``).
 
@@ -273,12 +303,27 @@ def derm_weights(
         weights = weights * sw
         if normalize and weights.sum() > 0:
             weights = weights * (sw.sum() / weights.sum())
+    names = _settings_names(settings, z_rows.shape[1])
+    table = _cell_table(z_rows, y_labels, joint_counts, p_joint, ratio, cell_w, names)
+    return weights, table
+
+
+def _cell_table(
+    z_rows: np.ndarray,
+    y_labels: np.ndarray,
+    joint_counts: np.ndarray,
+    p_joint: np.ndarray,
+    ratio: np.ndarray,
+    cell_w: np.ndarray,
+    setting_names: list[str],
+) -> pd.DataFrame:
+    """One row per observed (settings, outcome) cell."""
+    n_y = y_labels.shape[0]
     observed = np.flatnonzero(joint_counts > 0)
     table = pd.DataFrame(
         {
             **{
-                f"setting_{j}": z_rows[observed // n_y, j]
-                for j in range(z_rows.shape[1])
+                name: z_rows[observed // n_y, j] for j, name in enumerate(setting_names)
             },
             "y": y_labels[observed % n_y],
             "count": joint_counts[observed].astype(np.int64),
@@ -288,7 +333,8 @@ def derm_weights(
         }
     )
     table.attrs["n_y"] = n_y
-    return weights, table
+    table.attrs["settings_columns"] = setting_names
+    return table
 
 
 # ------------------------------------------------------------------ meta-estimators
@@ -322,7 +368,7 @@ class _BaseDERM(MetaEstimatorMixin, BaseEstimator):
         estimator: Any = None,
         *,
         weighting: str = "derm",
-        clip: float = 1e-3,
+        clip: float = 1e-6,
         normalize: bool = True,
         zero_weight_policy: str = "drop",
         random_state: Any = None,
@@ -406,18 +452,7 @@ class _BaseDERM(MetaEstimatorMixin, BaseEstimator):
                 "whose fit takes sample_weight (put preprocessing in a Pipeline "
                 "around the DERM estimator, not inside it)."
             )
-        if sklearn.get_config()["enable_metadata_routing"]:
-            given = {"settings": settings, "sample_weight": sample_weight}
-            routed = process_routing(
-                self,
-                "fit",
-                **{k: v for k, v in given.items() if v is not None},
-                **fit_params,
-            )
-            inner_params = dict(routed.estimator.fit)
-        else:
-            inner_params = dict(fit_params)
-        inner_params.pop("sample_weight", None)
+        inner_params = self._inner_fit_params(settings, sample_weight, fit_params)
         inner_tags = get_tags(estimator)
         X, y = validate_input(
             self,
@@ -471,6 +506,31 @@ class _BaseDERM(MetaEstimatorMixin, BaseEstimator):
                 DERMWarning,
                 stacklevel=3,
             )
+        rows, fit_weights = self._fit_rows(weights, y)
+        estimator.fit(X[rows], y[rows], sample_weight=fit_weights, **inner_params)
+        self.estimator_ = estimator
+        return self
+
+    def _inner_fit_params(
+        self, settings: Any, sample_weight: Any, fit_params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Fit parameters for the inner estimator (routed when routing is on)."""
+        if sklearn.get_config()["enable_metadata_routing"]:
+            given = {"settings": settings, "sample_weight": sample_weight}
+            routed = process_routing(
+                self,
+                "fit",
+                **{k: v for k, v in given.items() if v is not None},
+                **fit_params,
+            )
+            inner_params = dict(routed.estimator.fit)
+        else:
+            inner_params = dict(fit_params)
+        inner_params.pop("sample_weight", None)
+        return inner_params
+
+    def _fit_rows(self, weights: np.ndarray, y: np.ndarray) -> tuple[Any, np.ndarray]:
+        """Rows and weights the inner estimator is fitted on (zero_weight_policy)."""
         fit_weights = weights
         rows: Any = slice(None)
         if self.zero_weight_policy == "drop" and np.any(weights == 0):
@@ -485,12 +545,10 @@ class _BaseDERM(MetaEstimatorMixin, BaseEstimator):
             positive = weights[weights > 0]
             eps = 1e-8 * (positive.mean() if positive.size else 1.0)
             fit_weights = np.where(weights == 0, eps, weights)
-        estimator.fit(X[rows], y[rows], sample_weight=fit_weights, **inner_params)
-        self.estimator_ = estimator
-        return self
+        return rows, fit_weights
 
     def _warn_degenerate(self, table: pd.DataFrame, weights: np.ndarray) -> None:
-        setting_cols = [c for c in table.columns if c.startswith("setting_")]
+        setting_cols = list(table.attrs["settings_columns"])
         per_setting = table.groupby(setting_cols, sort=False)
         if self.weighting == "derm":
             zero = per_setting["var_ratio"].first() == 0
@@ -570,8 +628,8 @@ class DERMClassifier(ClassifierMixin, _BaseDERM):
         ``LogisticRegression()``.
     weighting : {"derm", "independence"}, default="derm"
         ``"independence"`` uses ``P(y) P(z) / P(y, z)`` instead.
-    clip : float, default=1e-3
-        Floor on ``P(y, z)``.
+    clip : float, default=1e-6
+        Floor on ``P(y, z)`` (see :func:`derm_weights` for the trade-off).
     normalize : bool, default=True
         Rescale the weights to mean 1 (to ``sum(sample_weight)`` with weights).
     zero_weight_policy : {"drop", "keep_eps"}, default="drop"
@@ -596,7 +654,8 @@ class DERMClassifier(ClassifierMixin, _BaseDERM):
         Fraction of training rows with weight 0.
     cell_table_ : pandas.DataFrame or None
         Per observed (settings, y) cell: counts, ``P(y, z)``, ``Var(y|z)/Var(y)`` and
-        the weight; ``None`` when fitted without settings.
+        the weight; ``None`` when fitted without settings. The settings columns keep
+        the caller's names (DataFrame columns, Series name), else ``setting_j``.
     n_features_in_ : int
         Number of input features.
     feature_names_in_ : ndarray of shape (n_features,)
@@ -778,8 +837,8 @@ class DERMRegressor(RegressorMixin, _BaseDERM):
         Number of quantile bins, or inner bin edges, for a continuous ``y``.
     weighting : {"derm", "independence"}, default="derm"
         ``"independence"`` uses ``P(y) P(z) / P(y, z)`` instead.
-    clip : float, default=1e-3
-        Floor on ``P(y, z)``.
+    clip : float, default=1e-6
+        Floor on ``P(y, z)`` (see :func:`derm_weights` for the trade-off).
     normalize : bool, default=True
         Rescale the weights to mean 1 (to ``sum(sample_weight)`` with weights).
     zero_weight_policy : {"drop", "keep_eps"}, default="drop"
@@ -799,7 +858,8 @@ class DERMRegressor(RegressorMixin, _BaseDERM):
         Fraction of training rows with weight 0.
     cell_table_ : pandas.DataFrame or None
         Per observed (settings, y or y-bin) cell: counts, ``P(y, z)``,
-        ``Var(y|z)/Var(y)`` and the weight.
+        ``Var(y|z)/Var(y)`` and the weight. The settings columns keep the caller's
+        names (DataFrame columns, Series name), else ``setting_j``.
     n_features_in_ : int
         Number of input features.
     feature_names_in_ : ndarray of shape (n_features,)
@@ -840,7 +900,7 @@ class DERMRegressor(RegressorMixin, _BaseDERM):
         *,
         y_bins: Any = None,
         weighting: str = "derm",
-        clip: float = 1e-3,
+        clip: float = 1e-6,
         normalize: bool = True,
         zero_weight_policy: str = "drop",
         random_state: Any = None,

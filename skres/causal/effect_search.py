@@ -33,13 +33,11 @@ from .._validation import (
     tensor_to_numpy,
     validate_input,
 )
-from ._net import RoundDesign, make_strata, t_test_from_parts, welch_batched
+from ._nes_search import _first_round_batched, _Search
 
 __all__ = ["NeuralEffectSearch"]
 
 _FLOAT_DTYPES = [np.float64, np.float32]
-#: Elements per float64 column block (bounds the memory of one round).
-_BLOCK_ELEMENTS = 2**23
 
 
 class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
@@ -101,6 +99,21 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
     select : {"tau", "p", "t"}, default="tau"
         Which rejected neuron enters ``S``: largest ``|tau|`` (the paper), smallest
         p-value (ties broken by ``|t|``), or largest ``|t|``.
+    test : {"welch", "permutation"}, default="welch"
+        Where each round's p-values come from. ``"welch"``: the t reference with
+        Satterthwaite degrees of freedom (asymptotic; anti-conservative for
+        sparse, skewed codes with unbalanced arms in small trials).
+        ``"permutation"``: a Monte-Carlo randomisation test per round: every
+        tested neuron is residualised on the round's strata and selected neurons
+        (pooled over arms), and the post-stratified Welch t of the residuals is
+        compared with its distribution when the treatment is re-randomised within
+        strata. Valid in small and unbalanced trials; effects and standard errors
+        are still reported from the Welch/OLS contrast.
+    n_permutations : int, default=9999
+        Re-randomisations per round for ``test="permutation"``. p-values cannot
+        fall below ``1 / (n_permutations + 1)``, so this must exceed the number of
+        tested neurons over ``alpha`` for anything to be rejectable (a warning says
+        so otherwise).
     max_rounds : int or None, default=None
         Maximum number of selected neurons.
     min_active : float, default=0.01
@@ -121,7 +134,8 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
     dtype : {"float64", "float32"}, default="float64"
         Precision of the statistics (keep float64 unless memory forces otherwise).
     random_state : int, RandomState instance or None, default=None
-        Seeds the folds of ``residualize="crossfit"``; nothing else is random.
+        Seeds the folds of ``residualize="crossfit"`` and the re-randomisations
+        of ``test="permutation"``; nothing else is random.
     n_jobs : int or None, default=None
         Parallel joblib workers over the permutations of :meth:`permutation_check`
         (each permutation's search is independent). ``None`` means 1 unless in a
@@ -220,6 +234,8 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
         "residualize": [StrOptions({"ols", "crossfit"}), None],
         "n_folds": [Interval(Integral, 2, None, closed="left")],
         "select": [StrOptions({"tau", "p", "t"})],
+        "test": [StrOptions({"welch", "permutation"})],
+        "n_permutations": [Interval(Integral, 1, None, closed="left")],
         "max_rounds": [Interval(Integral, 1, None, closed="left"), None],
         "min_active": [Interval(Real, 0, 1, closed="both")],
         "reference_mode": ["boolean", StrOptions({"strict"})],
@@ -240,6 +256,8 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
         residualize: str | None = "ols",
         n_folds: int = 5,
         select: str = "tau",
+        test: str = "welch",
+        n_permutations: int = 9999,
         max_rounds: int | None = None,
         min_active: float = 0.01,
         reference_mode: bool | str = False,
@@ -259,6 +277,8 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
         self.residualize = residualize
         self.n_folds = n_folds
         self.select = select
+        self.test = test
+        self.n_permutations = n_permutations
         self.max_rounds = max_rounds
         self.min_active = min_active
         self.reference_mode = reference_mode
@@ -283,7 +303,7 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
         return tags
 
     def __skres_tags__(self) -> SkresTags:
-        return SkresTags(torch=True, stochastic=False)
+        return SkresTags(torch=True, stochastic=self.test == "permutation")
 
     def _settings(self) -> dict[str, Any]:
         """The effective test settings (``reference_mode`` overrides some)."""
@@ -409,7 +429,9 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
         rng = np.random.default_rng(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
-        result = _Search(self, Z, treated, N, rng).run()
+        _warn_degenerate_columns(Z, treated, self)
+        Z, scale = _power_of_two_scale(Z)
+        result = _rescale(_Search(self, Z, treated, N, rng).run(), scale)
         for key, value in result.items():
             setattr(self, key, value)
         self.n_units_ = int(Z.shape[0])
@@ -589,8 +611,9 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
             perms = np.stack([rs.permutation(treated) for _ in range(n_permutations)])
             search_rng = np.random.default_rng(rs.randint(np.iinfo(np.int32).max))
             first = None
-            if N is None:
+            if N is None and self.test == "welch":
                 first = _first_round_batched(Z, perms, self.device_, self.dtype_)
+            Z = _power_of_two_scale(Z)[0]
             rngs = search_rng.spawn(n_permutations)
             runs = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
                 delayed(_permuted_search)(
@@ -614,6 +637,75 @@ class NeuralEffectSearch(SelectorMixin, TorchEstimatorMixin, BaseEstimator):
             selected=selected,
             n_first_round_significant=np.array(n_first),
             fwer=float(np.mean(n_selected > 0)),
+        )
+
+
+def _power_of_two_scale(Z: np.ndarray) -> tuple[np.ndarray, float]:
+    """Divide ``Z`` by the power of two nearest above its largest magnitude.
+
+    Every statistic is scale-equivariant, and scaling by a power of two is exact in
+    binary floating point, so this changes nothing but keeps codes near 1e-300 or
+    1e300 from under- or overflowing in the sums of squares (one factor for all
+    columns, so effects stay comparable across neurons)."""
+    top = float(np.max(np.abs(Z))) if Z.size else 0.0
+    if top == 0 or 2.0**-16 <= top <= 2.0**16:
+        return Z, 1.0
+    scale = float(np.ldexp(1.0, int(np.frexp(top)[1])))
+    return Z / Z.dtype.type(scale), scale
+
+
+def _rescale(result: dict[str, Any], scale: float) -> dict[str, Any]:
+    """Effects and standard errors back on the caller's scale."""
+    if scale == 1.0:
+        return result
+    for key in (
+        "effects_",
+        "std_errors_",
+        "selection_effects_",
+        "selection_std_errors_",
+    ):
+        result[key] = result[key] * scale
+    for record in result["rounds_"]:
+        record["tau"] *= scale
+        record["se"] *= scale
+    return result
+
+
+def _warn_degenerate_columns(
+    Z: np.ndarray, treated: np.ndarray, est: NeuralEffectSearch
+) -> None:
+    """Warn about columns that separate the treatment or are constant."""
+    names = getattr(est, "feature_names_in_", None)
+
+    def label(j: int) -> str:
+        return f"{names[j]!r} (column {j})" if names is not None else f"column {j}"
+
+    lo1, hi1 = Z[treated].min(axis=0), Z[treated].max(axis=0)
+    lo0, hi0 = Z[~treated].min(axis=0), Z[~treated].max(axis=0)
+    separates = (hi0 < lo1) | (hi1 < lo0)
+    if separates.any():
+        cols = ", ".join(label(j) for j in np.flatnonzero(separates)[:5])
+        warnings.warn(
+            f"X {cols} perfectly separates the treatment (e.g. it is the treatment "
+            "or a copy of it): it will be selected first, trivially. Drop it from X "
+            "or pass it as nuisance=.",
+            UserWarning,
+            stacklevel=3,
+        )
+    constant = Z.max(axis=0) == Z.min(axis=0)
+    if constant.all():
+        warnings.warn(
+            "every column of X is constant over the units (identical rows): there "
+            "is nothing to test; effects_ are 0 and p_values_ are NaN.",
+            UserWarning,
+            stacklevel=3,
+        )
+    elif constant.any():
+        warnings.warn(
+            f"{int(constant.sum())} constant column(s) of X (e.g. "
+            f"{label(int(np.flatnonzero(constant)[0]))}) are not tested.",
+            UserWarning,
+            stacklevel=3,
         )
 
 
@@ -659,13 +751,6 @@ def _resolve_stat_dtype(dtype: Any) -> torch.dtype:
     return resolved
 
 
-def _as_tensor(Z: np.ndarray) -> torch.Tensor:
-    """Zero-copy CPU tensor view of ``Z`` (never written to, so read-only is fine)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The given NumPy array is not")
-        return torch.as_tensor(Z)
-
-
 def _group_means(
     X: np.ndarray, codes: np.ndarray, n_groups: int, counts: np.ndarray
 ) -> np.ndarray:
@@ -673,235 +758,3 @@ def _group_means(
     sums = torch.zeros(n_groups, X.shape[1], dtype=torch.float64)
     sums.index_add_(0, torch.as_tensor(codes), torch.as_tensor(X, dtype=torch.float64))
     return (sums / torch.as_tensor(counts, dtype=torch.float64)[:, None]).numpy()
-
-
-def _column_blocks(n_rows: int, cols: np.ndarray) -> list[np.ndarray]:
-    size = max(1, _BLOCK_ELEMENTS // max(n_rows, 1))
-    return [cols[i : i + size] for i in range(0, len(cols), size)] or [cols]
-
-
-def _first_round_batched(
-    Z: np.ndarray, perms: np.ndarray, device: torch.device, dtype: torch.dtype
-) -> tuple[np.ndarray, ...]:
-    """Welch parts of every column for every treatment vector in ``perms``."""
-    n, m = Z.shape
-    out = [np.empty((len(perms), m)) for _ in range(3)]
-    treated = torch.as_tensor(perms, device=device)
-    Zt = _as_tensor(Z)
-    for cols in _column_blocks(n, np.arange(m)):
-        Y = Zt[:, cols].to(device=device, dtype=dtype)
-        batch = max(1, _BLOCK_ELEMENTS // max(Y.numel(), 1))
-        for start in range(0, len(perms), batch):
-            sl = slice(start, start + batch)
-            parts = welch_batched(Y.expand(treated[sl].shape[0], -1, -1), treated[sl])
-            for o, p in zip(out, parts, strict=True):
-                o[sl, cols] = p.double().cpu().numpy()
-    return tuple(out)
-
-
-class _Search:
-    """One run of Algorithm 1 on validated unit-level data."""
-
-    def __init__(
-        self,
-        est: NeuralEffectSearch,
-        Z: np.ndarray,
-        treated: np.ndarray,
-        nuisance: np.ndarray | None,
-        rng: np.random.Generator,
-        first_round: tuple[np.ndarray, ...] | None = None,
-    ) -> None:
-        self.est = est
-        # Treated units first: the first round's arms are then contiguous row
-        # blocks and need no gather. Statistics do not depend on the row order.
-        if np.any(np.diff(treated.astype(np.int8)) > 0):
-            order = np.argsort(~treated, kind="stable")
-            Z, treated = Z[order], treated[order]
-            nuisance = None if nuisance is None else nuisance[order]
-        self.Z = Z
-        self.treated = treated
-        self.nuisance = nuisance
-        self.rng = rng
-        self.first_round = first_round
-        self.cfg = est._settings()
-        self.device = est.device_
-        self.dtype = est.dtype_
-        self.Zt = _as_tensor(Z)
-        if self.device.type != "cpu" and Z.nbytes < 2**31:
-            self.Zt = self.Zt.to(self.device)
-
-    # ------------------------------------------------------------- one round
-    def _design(self, S: list[int]) -> RoundDesign:
-        cols = [self.Z[:, S].astype(np.float64)]
-        if self.nuisance is not None:
-            cols.insert(0, self.nuisance)
-        levels = np.column_stack(cols) if cols else np.zeros((len(self.Z), 0))
-        est = self.est
-        cell, n_used, q_used = make_strata(
-            levels,
-            self.treated,
-            n_strata=est.n_strata,
-            min_per_cell=est.min_per_cell,
-            cap=self.cfg["cap"],
-            positive=self.cfg["positive"],
-        )
-        design = RoundDesign(
-            treated=self.treated,
-            cell=cell,
-            levels=levels,
-            residualize=self.cfg["residualize"],
-            min_arm=self.cfg["min_arm"],
-            device=self.device,
-            n_folds=est.n_folds,
-            rng=self.rng,
-        )
-        design.n_used, design.q_used = n_used, q_used  # type: ignore[attr-defined]
-        return design
-
-    def _test(self, design: RoundDesign, cols: np.ndarray) -> tuple[np.ndarray, ...]:
-        tau, var, den = (np.full(len(cols), np.nan) for _ in range(3))
-        start = 0
-        contiguous = bool(np.all(np.diff(cols) == 1))
-        for block in _column_blocks(len(self.Z), cols):
-            if contiguous:
-                Y = self.Zt[:, int(block[0]) : int(block[-1]) + 1]
-            else:
-                index = torch.as_tensor(block, device=self.Zt.device)
-                Y = self.Zt.index_select(1, index)
-            Y = Y.to(device=self.device, dtype=self.dtype)
-            parts = design.stats(Y)
-            sl = slice(start, start + len(block))
-            tau[sl], var[sl], den[sl] = parts
-            start += len(block)
-        return (tau, *t_test_from_parts(tau, var, den))
-
-    def _reject(self, p: np.ndarray, m: int) -> tuple[np.ndarray, float]:
-        alpha, correction = self.est.alpha, self.est.correction
-        finite = np.where(np.isnan(p), np.inf, p)
-        if m == 0:
-            return np.zeros(len(p), dtype=bool), 0.0
-        if correction == "bonferroni":
-            thr = alpha / m
-            return finite < thr, thr
-        if correction == "none":
-            return finite < alpha, alpha
-        ranked = np.sort(finite)
-        ok = np.flatnonzero(ranked <= alpha * np.arange(1, len(p) + 1) / m)
-        thr = alpha * (ok[-1] + 1) / m if len(ok) else 0.0
-        return finite <= thr, thr
-
-    def _pick(
-        self, tau: np.ndarray, t: np.ndarray, p: np.ndarray, rej: np.ndarray
-    ) -> int:
-        idx = np.flatnonzero(rej)
-        select = self.est.select
-        if select == "tau":
-            return int(idx[np.argmax(np.abs(tau[idx]))])
-        if select == "t":
-            return int(idx[np.argmax(np.abs(t[idx]))])
-        return int(idx[np.lexsort((-np.abs(t[idx]), p[idx]))[0]])
-
-    # ----------------------------------------------------------------- search
-    def run(self) -> dict[str, Any]:
-        est, cfg = self.est, self.cfg
-        n, m = self.Z.shape
-        all_cols = np.arange(m)
-        if cfg["reference"]:
-            active = np.ones(m, dtype=bool)
-        else:
-            nonzero = (self.Z != 0).mean(axis=0)
-            constant = self.Z.max(axis=0) == self.Z.min(axis=0)
-            active = (nonzero >= est.min_active) & (nonzero > 0) & ~constant
-        n_active = int(active.sum())
-        S: list[int] = []
-        rounds: list[dict[str, Any]] = []
-        first: dict[str, np.ndarray] = {}
-        stop = "no candidates"
-        while est.max_rounds is None or len(S) < est.max_rounds:
-            in_S = np.zeros(m, dtype=bool)
-            in_S[S] = True
-            candidates = active & ~in_S
-            if not candidates.any():
-                stop = "no candidates"
-                break
-            design = self._design(S)
-            # The shipped code tests every neuron (selected ones included) and counts
-            # the finite p-values; otherwise only the remaining active neurons.
-            tested = (
-                all_cols if (cfg["reference"] or not S) else np.flatnonzero(candidates)
-            )
-            if not S and self.first_round is not None and self.nuisance is None:
-                tau_f, var_f, den_f = self.first_round
-                parts: tuple[np.ndarray, ...] = (
-                    tau_f,
-                    *t_test_from_parts(tau_f, var_f, den_f),
-                )
-            else:
-                parts = self._test(design, tested)
-            tau, se, t, dof, p = (np.full(m, np.nan) for _ in range(5))
-            for full, part in zip((tau, se, t, dof, p), parts, strict=True):
-                full[tested] = part
-            if cfg["reference"]:
-                n_family = int(np.isfinite(p).sum())
-            elif cfg["m_all"]:
-                n_family = n_active
-            else:
-                n_family = int(candidates.sum())
-            p_family = np.where(active, p, np.nan)
-            rejected, thr = self._reject(p_family, n_family)
-            if not S:
-                first = {
-                    "effects_": tau,
-                    "std_errors_": se,
-                    "p_values_": p,
-                    "dofs_": dof,
-                    "first_round_significant_": np.flatnonzero(rejected & active),
-                }
-            rejected &= candidates
-            if not np.isfinite(p[candidates]).any():
-                stop = "no valid p-value"
-                break
-            if not rejected.any():
-                stop = "no rejection"
-                break
-            j = self._pick(tau, t, p, rejected)
-            rounds.append(
-                {
-                    "round": len(S) + 1,
-                    "neuron": j,
-                    "tau": float(tau[j]),
-                    "se": float(se[j]),
-                    "t": float(t[j]),
-                    "df": float(dof[j]),
-                    "p": float(p[j]),
-                    "threshold": float(thr),
-                    "n_tested": int(candidates.sum()),
-                    "n_significant": int(rejected.sum()),
-                    "n_cells": design.n_cells,
-                    "n_stratifiers": design.n_used,  # type: ignore[attr-defined]
-                    "bins": design.q_used,  # type: ignore[attr-defined]
-                    "n_units_kept": design.n_units_kept,
-                }
-            )
-            S.append(j)
-        else:
-            stop = "max_rounds"
-        if not first:  # stopped before any round (no active neuron)
-            nan = np.full(m, np.nan)
-            first = {
-                "effects_": nan,
-                "std_errors_": nan.copy(),
-                "p_values_": nan.copy(),
-                "dofs_": nan.copy(),
-                "first_round_significant_": np.zeros(0, dtype=np.int64),
-            }
-        return {
-            **first,
-            "selected_features_": np.asarray(S, dtype=np.int64),
-            "selection_effects_": np.array([r["tau"] for r in rounds]),
-            "selection_std_errors_": np.array([r["se"] for r in rounds]),
-            "selection_p_values_": np.array([r["p"] for r in rounds]),
-            "rounds_": rounds,
-            "stop_reason_": stop,
-            "active_mask_": active,
-        }

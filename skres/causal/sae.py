@@ -23,7 +23,7 @@ from sklearn.utils import Tags
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._base import TorchEstimatorMixin
-from .._compat import Interval, StrOptions, fit_context
+from .._compat import Interval, StrOptions, fit_context, transform_output
 from .._validation import (
     check_groups,
     tensor_to_numpy,
@@ -413,7 +413,9 @@ class SparseAutoencoder(
         groups : array-like of shape (n_samples,), default=None
             Unit labels (image id for patch tokens, video id for frames). When given,
             the codes of each group are averaged into one row; rows follow the sorted
-            unique labels, ``numpy.unique(groups)``.
+            unique labels, ``numpy.unique(groups)``. With
+            ``set_output(transform="pandas")`` the pooled DataFrame is indexed by
+            those labels (index name ``"group"``).
 
         Returns
         -------
@@ -433,7 +435,14 @@ class SparseAutoencoder(
             ).index_add_(0, index, codes)
             counts = torch.bincount(index, minlength=len(labels)).to(codes.dtype)
             codes = sums / counts[:, None]
-        return self._to_numpy(self._check_output(codes, "transform"), X_np.dtype)
+        out = self._to_numpy(self._check_output(codes, "transform"), X_np.dtype)
+        if groups is not None and transform_output(self) == "pandas":
+            import pandas as pd
+
+            # sklearn's wrapper keeps a DataFrame's own index (the group labels)
+            # and only renames the columns.
+            return pd.DataFrame(out, index=pd.Index(labels, name="group"))
+        return out
 
     def inverse_transform(self, X: Any) -> np.ndarray:
         """Decode codes back to the input space: ``Z @ components_ + bias_``.

@@ -109,10 +109,14 @@ class TMEXScorer(BaseEstimator):
         over-reject strongly nonlinear ones at large ``n``). ``"auto"``: exact
         while the estimate fits 2 GiB (about ``n <= 2700``), else ``"rff"`` with a
         warning.
-    degenerate_tol : float, default=1e-12
+    degenerate_tol : float, default=1e-24
         A pair whose residual sum of squares (block on ``Z_{-j}``, or ``Z_j`` on
         ``Z_{-j}``) is at most ``degenerate_tol`` times the total sum of squares
-        gets p = 1: nothing is left that could depend on ``Z_j``. Without this guard
+        gets p = 1: nothing is left that could depend on ``Z_j``. The default is a
+        residual standard deviation of ``1e-12`` times the variable's, about
+        ``1e4`` times float64 round-off: an exact identity (residuals at round-off)
+        scores 0, while an exact contamination of any magnitude above that (e.g.
+        ``Z_hat_0 = Z_0 + 1e-7 Z_3``) is tested, and detected. Without this guard
         the p-value of an exact identity is decided by floating-point round-off.
     random_state : int, RandomState instance or None, default=None
         Seeds the sample splits of ``"pcm"``, the multiplier bootstrap of
@@ -128,10 +132,10 @@ class TMEXScorer(BaseEstimator):
 
     Attributes
     ----------
-    score_ : int
+    n_violations_ : int
         T-MEX, the number of violations (lower is better, 0 is perfect).
-    normalized_score_ : float
-        ``score_ / n_tested_pairs_``.
+    violation_rate_ : float
+        ``n_violations_ / n_tested_pairs_``.
     pvalues_ : ndarray of shape (n_blocks, n_tested)
         Raw p-values ``p_ij``.
     adjusted_pvalues_ : ndarray of shape (n_blocks, n_tested)
@@ -143,7 +147,7 @@ class TMEXScorer(BaseEstimator):
     expected_ : ndarray of shape (n_blocks, n_tested), dtype int
         The measurement model ``W`` tested against.
     mismatch_ : ndarray of shape (n_blocks, n_tested), dtype bool
-        ``adjacency_ != expected_``; ``score_`` is its sum.
+        ``adjacency_ != expected_``; ``n_violations_`` is its sum.
     degenerate_ : ndarray of shape (n_blocks, n_tested), dtype bool
         Pairs set to p = 1 by the degenerate-residual guard.
     matching_ : ndarray of shape (n_blocks,), dtype int
@@ -190,11 +194,11 @@ class TMEXScorer(BaseEstimator):
     >>> from skres.datasets import make_measurement_model
     >>> Z_hat, Z, W = make_measurement_model(
     ...     n_samples=1000, n_latents=5, setting="identity", random_state=0)
-    >>> TMEXScorer().fit(Z_hat, Z).score_
+    >>> TMEXScorer().fit(Z_hat, Z).n_violations_
     0
     >>> Z_rot, Z, W = make_measurement_model(
     ...     n_samples=1000, n_latents=5, setting="rotated", random_state=0)
-    >>> TMEXScorer().fit(Z_rot, Z).score_     # d (d - 1) = 20: fully entangled
+    >>> TMEXScorer().fit(Z_rot, Z).n_violations_     # d (d - 1) = 20: fully entangled
     20
     """
 
@@ -234,7 +238,7 @@ class TMEXScorer(BaseEstimator):
         pcm_test_split: float = 0.5,
         kci_epsilon: float = 1e-3,
         kci_method: str = "auto",
-        degenerate_tol: float = 1e-12,
+        degenerate_tol: float = 1e-24,
         random_state: Any = None,
         n_jobs: int | None = None,
         verbose: int = 0,
@@ -490,9 +494,9 @@ class TMEXScorer(BaseEstimator):
         self.expected_ = W
         self.matching_ = matching
         self.mismatch_ = adjacency != W
-        self.score_ = int(self.mismatch_.sum())
+        self.n_violations_ = int(self.mismatch_.sum())
         self.n_tested_pairs_ = int(W.size)
-        self.normalized_score_ = self.score_ / self.n_tested_pairs_
+        self.violation_rate_ = self.n_violations_ / self.n_tested_pairs_
         self.expected_false_positives_ = float(self.alpha) * float(np.sum(W == 0))
         return self
 
@@ -517,7 +521,7 @@ class TMEXScorer(BaseEstimator):
         float
             ``-(number of violations)``.
         """
-        check_is_fitted(self, "score_")
+        check_is_fitted(self, "n_violations_")
         if sample_weight is not None:
             raise ValueError(
                 "sample_weight is not supported by TMEXScorer.score; pass None."
@@ -560,7 +564,9 @@ class _TMEXRepresentationScorer:
             )
         Z_hat = estimator.transform(X)
         tmex = TMEXScorer(**self.params).fit(Z_hat, y)
-        return 1.0 - tmex.normalized_score_ if self.normalize else float(-tmex.score_)
+        return (
+            1.0 - tmex.violation_rate_ if self.normalize else float(-tmex.n_violations_)
+        )
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())

@@ -320,7 +320,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         if isinstance(X, str):
             X = [X]
         if isinstance(X, list | tuple) and X and all(isinstance(s, str) for s in X):
-            return [self._encode_text(s, reset=reset) for s in X], False
+            return self._encode_texts(list(X), reset=reset), False
         arr = np.asarray(tensor_to_numpy(X, "X"))
         if arr.ndim == 1 and np.issubdtype(arr.dtype, np.integer):
             if reset:
@@ -344,7 +344,12 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
                 qs = np.linspace(0, 1, n_bins + 1)[1:-1]
                 self.bin_edges_ = np.unique(np.quantile(A, qs))
                 self.vocab_size_ = len(self.bin_edges_) + 1
-        if self._mode == "ids":
+        if self._mode != "quantile":  # token ids (also after a fit on text)
+            if not np.all(A == np.round(A)):
+                raise ValueError(
+                    "X holds non-integer values, but the estimator was fitted on "
+                    "token ids or text: pass token ids."
+                )
             ids = np.asarray(A, dtype=np.int64)
             self._check_ids(ids)
         else:
@@ -359,7 +364,8 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             )
         return torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64))
 
-    def _encode_text(self, text: str, *, reset: bool) -> torch.Tensor:
+    def _encode_texts(self, texts: list[str], *, reset: bool) -> list[torch.Tensor]:
+        """Token ids of each document; in ``fit`` one vocabulary over all of them."""
         tok = self.tokenizer
         if reset:
             if hasattr(self, "n_features_in_"):
@@ -369,8 +375,26 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             else:  # "auto", "char" or "byte" (checked by _parameter_constraints)
                 self._mode = "byte" if tok == "byte" else "char"
             if self._mode == "char":
-                self.vocab_ = sorted(set(text))
+                self.vocab_ = sorted(set().union(*(set(t) for t in texts)))
                 self.vocab_size_ = len(self.vocab_)
+            elif self._mode == "byte":
+                self.vocab_size_ = 256
+        if self._mode == "callable":
+            raw = [self._call_tokenizer(t) for t in texts]
+            if reset:
+                self.vocab_size_ = max(
+                    int(ids.max()) + 1 if ids.size else 0 for ids in raw
+                )
+            return [self._check_ids(ids) for ids in raw]
+        return [self._encode_text(t) for t in texts]
+
+    def _call_tokenizer(self, text: str) -> np.ndarray:
+        out = self.tokenizer(text)
+        if hasattr(out, "keys"):  # a Hugging Face tokenizer's BatchEncoding
+            out = out["input_ids"]
+        return np.asarray(out, dtype=np.int64)
+
+    def _encode_text(self, text: str) -> torch.Tensor:
         if self._mode == "char":
             codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
             vocab = np.frombuffer("".join(self.vocab_).encode("utf-32-le"), np.uint32)
@@ -381,17 +405,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
                 raise ValueError(f"X holds characters not seen in fit: {unknown[:10]}.")
             return torch.from_numpy(ids.astype(np.int64))
         if self._mode == "byte":
-            if reset:
-                self.vocab_size_ = 256
             return torch.tensor(list(text.encode("utf-8")), dtype=torch.int64)
-        if self._mode == "callable":
-            out = tok(text)
-            if hasattr(out, "keys"):  # a Hugging Face tokenizer's BatchEncoding
-                out = out["input_ids"]
-            ids = np.asarray(out, dtype=np.int64)
-            if reset:
-                self.vocab_size_ = int(ids.max()) + 1
-            return self._check_ids(ids)
         raise ValueError("X is text, but the estimator was fitted on arrays.")
 
     # --------------------------------------------------------------- windows

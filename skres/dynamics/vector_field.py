@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -26,6 +26,9 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import Tags, check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from .._base import TorchEstimatorMixin
 from .._compat import Interval, StrOptions, fit_context
@@ -56,7 +59,6 @@ _SCORES = (
 )
 _ACTIVATIONS = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "gelu": torch.nn.GELU}
 _EXACT_JACOBIAN_MAX_K = 256  # larger latents: power iteration on J_f
-_N_TRANSFORM_EXTRA = 6  # basin, n_iter, ||z0 - z*||, d(z0, A), trajectory mean, |v|
 
 
 class AutoencoderHandle:
@@ -381,10 +383,10 @@ class LatentVectorField(
         Training rows iterated in ``fit``.
     attractors_all_ : ndarray of shape (n_starts, n_latent)
         End point of each of them (not deduplicated).
-    n_iters_ : ndarray of shape (n_starts,)
-        Iterations of each.
+    n_iter_per_start_ : ndarray of shape (n_starts,)
+        Iterations of each of them.
     n_iter_ : int
-        The largest of them.
+        The largest of them (scikit-learn's scalar ``n_iter_``).
     converged_ : ndarray of shape (n_starts,)
         Whether each met the tolerance within ``max_iter``.
     attractors_ : ndarray of shape (n_attractors, n_latent)
@@ -787,8 +789,9 @@ class LatentVectorField(
         Z0 = Z[torch.as_tensor(chosen, device=Z.device)]
         res = self._iterate(Z0)
         self.attractors_all_ = self._to_numpy(res["final"])
-        self.n_iters_ = self._to_numpy(res["n_iter"])
-        self.n_iter_ = int(self.n_iters_.max()) if len(self.n_iters_) else 0
+        self.n_iter_per_start_ = self._to_numpy(res["n_iter"])
+        n_starts = len(self.n_iter_per_start_)
+        self.n_iter_ = int(self.n_iter_per_start_.max()) if n_starts else 0
         self.converged_ = self._to_numpy(res["converged"])
         self.diverged_ = self._to_numpy(res["diverged"])
         n_bad = int((~self.converged_).sum())
@@ -994,11 +997,10 @@ class LatentVectorField(
 
     # ------------------------------------------------------------ features
     def transform(self, X: Any) -> np.ndarray:
-        """Trajectory features of each row.
+        """Latent codes ``E(x)`` of each row.
 
-        Columns: ``z_0`` (k), ``z*`` (k), the index of the nearest deduplicated
-        attractor (basin), ``n_iter``, ``||z_0 - z*||``, ``d(z_0, A)``, the trajectory
-        mean distance to the training attractors and the final residual ``||v(z*)||``.
+        The trajectory features (attractor, basin, iterations, distances) are
+        :meth:`trajectory_features`.
 
         Parameters
         ----------
@@ -1006,9 +1008,36 @@ class LatentVectorField(
 
         Returns
         -------
-        ndarray of shape (n_samples, 2 * n_latent + 6)
-            In the float dtype of ``X``.
+        ndarray of shape (n_samples, n_latent)
+            In the float dtype of ``X``; columns named by
+            :meth:`get_feature_names_out`.
         """
+        X_np, X_t = self._input(X)
+        Z0 = self._latents(X_t).flatten(1)
+        return self._to_numpy(Z0, X_np.dtype)
+
+    def trajectory_features(self, X: Any) -> pd.DataFrame:
+        """Trajectory features of each row, as a table with named columns.
+
+        Columns: ``z0_0 ... z0_{k-1}`` (the latent code ``E(x)``),
+        ``zstar_0 ... zstar_{k-1}`` (the end point of the iteration),
+        ``basin`` (index of the nearest deduplicated attractor, -1 if none),
+        ``n_iter``, ``final_distance`` (``||z_0 - z*||``), ``attractor_distance``
+        (``d(z_0, A)``), ``trajectory_distance`` (the trajectory's mean distance to
+        the training attractors) and ``residual`` (``||v(z*)||``).
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, n_features)
+
+        Returns
+        -------
+        pandas.DataFrame of shape (n_samples, 2 * n_latent + 6)
+            Float columns (``basin`` and ``n_iter`` integer); the index of ``X``
+            when ``X`` is a DataFrame.
+        """
+        import pandas as pd
+
         X_np, X_t = self._input(X)
         Z0 = self._latents(X_t)
         A = self._attractor_set
@@ -1017,22 +1046,29 @@ class LatentVectorField(
         with torch.inference_mode():
             resid = (self._f(final.nan_to_num()) - final).norm(dim=1)
         n = len(Z0)
-        extra = torch.zeros(n, _N_TRANSFORM_EXTRA, dtype=Z0.dtype, device=Z0.device)
-        extra[:, 0] = torch.as_tensor(
-            self._nearest_attractor(self._to_numpy(final)), device=Z0.device
-        ).to(Z0.dtype)
-        extra[:, 1] = res["n_iter"].to(Z0.dtype)
-        extra[:, 2] = (Z0 - final).norm(dim=1)
-        if "d0" in res:
-            extra[:, 3] = res["d0"]
-            extra[:, 4] = res["traj"]
-        extra[:, 5] = resid
-        out = torch.cat([Z0, final, extra], dim=1)
-        return self._to_numpy(out, X_np.dtype)
+        zero = torch.zeros(n, dtype=Z0.dtype, device=Z0.device)
+        k = self.n_latent_
+        table: dict[str, Any] = {}
+        z0 = self._to_numpy(Z0.flatten(1), X_np.dtype)
+        zs = self._to_numpy(final.flatten(1), X_np.dtype)
+        table.update({f"z0_{i}": z0[:, i] for i in range(k)})
+        table.update({f"zstar_{i}": zs[:, i] for i in range(k)})
+        table["basin"] = self._nearest_attractor(self._to_numpy(final))
+        table["n_iter"] = self._to_numpy(res["n_iter"]).astype(np.int64)
+        extras = {
+            "final_distance": (Z0 - final).flatten(1).norm(dim=1),
+            "attractor_distance": res.get("d0", zero),
+            "trajectory_distance": res.get("traj", zero),
+            "residual": resid,
+        }
+        for name, values in extras.items():
+            table[name] = self._to_numpy(values, X_np.dtype)
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return pd.DataFrame(table, index=index)
 
     @property
     def _n_features_out(self) -> int:
-        return 2 * self.n_latent_ + _N_TRANSFORM_EXTRA
+        return self.n_latent_
 
     def _nearest_attractor(self, Z: np.ndarray) -> np.ndarray:
         if len(self.attractors_) == 0:

@@ -4,10 +4,27 @@ Estimators: :class:`HeadRanker` (Head Pursuit) and :class:`ResiDualAligner`
 (ResiDual). Hugging Face helpers, which take an already-built model and never import
 transformers themselves: :func:`extract_head_outputs`, :func:`edit_heads`,
 :func:`concept_token_ids`, :func:`extract_residual_units`,
-:func:`load_gguf_causal_lm`.
+:func:`load_gguf_causal_lm`. Evaluation of head edits:
+:func:`evaluate_head_edits`, :func:`evaluate_head_sets`, :func:`encode_prompts`; the
+shipped concept sets :func:`load_concept` and control tasks
+:func:`load_control_task`.
 """
 
+from ._concepts import (
+    CONCEPTS,
+    CONTROL_TASKS,
+    ConceptSet,
+    ControlTask,
+    load_concept,
+    load_control_task,
+)
 from ._loading import load_gguf_causal_lm
+from .evaluation import (
+    HeadEditEvaluation,
+    encode_prompts,
+    evaluate_head_edits,
+    evaluate_head_sets,
+)
 from .heads import HeadRanker, logit_lens_scores
 from .hooks import (
     concept_token_ids,
@@ -18,6 +35,16 @@ from .hooks import (
 from .residual import ResiDualAligner
 
 __all__ = [
+    "CONCEPTS",
+    "CONTROL_TASKS",
+    "ConceptSet",
+    "ControlTask",
+    "HeadEditEvaluation",
+    "encode_prompts",
+    "evaluate_head_edits",
+    "evaluate_head_sets",
+    "load_concept",
+    "load_control_task",
     "HeadRanker",
     "ResiDualAligner",
     "concept_token_ids",

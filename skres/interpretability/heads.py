@@ -130,6 +130,9 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
         Their ``(layer, head)``.
     head_index_ : ndarray of shape (n_heads, 2)
         ``(layer, head)`` of every column.
+    logit_lens_scores_ : ndarray of shape (n_heads,)
+        The paper's logit-lens baseline (:func:`logit_lens_scores`: mean logit of
+        the concept tokens over the head's writes; ``-inf`` below ``min_layer``).
     n_atoms_ : int
         Atoms actually used.
 
@@ -312,6 +315,9 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
             scores *= self.total_variance_
         scores[head_index[:, 0] < self.min_layer] = -np.inf
         self.scores_ = scores
+        lens = logit_lens_scores(X_np, D, ids)
+        lens[head_index[:, 0] < self.min_layer] = -np.inf
+        self.logit_lens_scores_ = lens
         self.ranking_ = np.argsort(-scores, kind="stable")
         eligible = int(np.isfinite(scores).sum())
         if eligible == 0:
@@ -346,46 +352,73 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
         )
 
     def random_control(
-        self, n_sets: int = 10, *, same_layer: bool = True, random_state: Any = None
+        self,
+        n_sets: int = 10,
+        *,
+        k: int | None = None,
+        same_layer: bool = True,
+        random_state: Any = None,
     ) -> list[np.ndarray]:
         """Random head sets for the paper's control, disjoint from the selection.
 
-        Each set has the same number of heads per layer as ``selected_heads_``
-        (``same_layer=True``); where a layer has too few unselected heads, the
-        missing ones are drawn from any other eligible layer.
+        Each set has the same number of heads per layer as the top ``k`` heads
+        (``same_layer=True``) and none of them; where a layer has too few other
+        heads, the missing ones are drawn from any other eligible layer.
+
+        Parameters
+        ----------
+        n_sets : int, default=10
+            Number of random sets.
+        k : int, default=None
+            Size of the selection to match (``ranking_[:k]``); ``len(selected_heads_)``
+            when ``None``.
+        same_layer : bool, default=True
+            Match the per-layer counts; otherwise any eligible heads.
+        random_state : int, RandomState instance or None, default=None
 
         Returns
         -------
         list of ndarray
-            ``n_sets`` arrays of column indices of ``X``.
+            ``n_sets`` sorted arrays of column indices of ``X``.
         """
         check_is_fitted(self)
         rng = check_random_state(
             self.random_state if random_state is None else random_state
         )
-        selected = set(self.selected_heads_.tolist())
-        layers = self.head_index_[:, 0]
-        eligible = np.flatnonzero(np.isfinite(self.scores_))
-        free = np.array([h for h in eligible if h not in selected])
-        sets = []
-        for _ in range(check_positive_int(n_sets, "n_sets")):
-            chosen: list[int] = []
-            if same_layer:
-                wanted = layers[self.selected_heads_]
-                for layer in np.unique(wanted):
-                    pool = [h for h in free if layers[h] == layer and h not in chosen]
-                    take = min(int((wanted == layer).sum()), len(pool))
-                    chosen += (
-                        rng.choice(pool, take, replace=False).tolist() if take else []
-                    )
-            missing = len(self.selected_heads_) - len(chosen)
-            pool = [h for h in free if h not in chosen]
-            if missing > len(pool):
-                raise ValueError("not enough unselected heads for a random control.")
-            chosen += (
-                rng.choice(pool, missing, replace=False).tolist() if missing else []
+        n_sets = check_positive_int(n_sets, "n_sets")
+        eligible = np.isfinite(self.scores_)
+        k = len(self.selected_heads_) if k is None else check_positive_int(k, "k")
+        if k > eligible.sum():
+            raise ValueError(f"k must be at most {int(eligible.sum())}; got {k}.")
+        selection = self.ranking_[:k]
+        free = eligible.copy()
+        free[selection] = False
+        if k > free.sum():
+            raise ValueError(
+                f"not enough unselected heads ({int(free.sum())}) for a random "
+                f"control of {k} heads."
             )
-            sets.append(np.array(sorted(chosen), dtype=np.int64))
+        layers = self.head_index_[:, 0]
+        per_layer = np.zeros(int(layers.max()) + 1, dtype=np.int64)
+        np.add.at(per_layer, layers[selection], 1)
+        quota = per_layer[layers]  # heads to draw from each head's layer
+        sets = []
+        for _ in range(n_sets):
+            # A random key per head; within each layer the smallest keys win.
+            keys = np.where(free, rng.random(len(free)), np.inf)
+            chosen = np.zeros(len(free), dtype=bool)
+            if same_layer:
+                order = np.lexsort((keys, layers))  # by layer, then key
+                rank = np.empty(len(free), dtype=np.int64)
+                sorted_layers = layers[order]
+                starts = np.searchsorted(sorted_layers, sorted_layers, side="left")
+                rank[order] = np.arange(len(free)) - starts
+                chosen = free & (rank < quota)
+            missing = k - int(chosen.sum())
+            if missing:
+                keys[chosen] = np.inf
+                chosen[np.argsort(keys, kind="stable")[:missing]] = True
+            sets.append(np.flatnonzero(chosen).astype(np.int64))
         return sets
 
     def explain(

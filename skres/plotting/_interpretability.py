@@ -117,3 +117,56 @@ def plot_head_scores(ranker: Any, *, ax: Any = None, annotate_top: bool = True) 
     ax.set_ylabel("layer")
     ax.set_title("Head Pursuit scores")
     return ax
+
+
+def plot_edit_curve(
+    evaluation: Any, *, alpha: float | None = None, axes: Any = None
+) -> Any:
+    """k-curves of a head-editing evaluation: concept mass and control accuracy.
+
+    Both are relative to the unedited model. SOMP and logit-lens rankings are
+    lines; random layer-matched heads are their median with the interquartile
+    range shaded.
+
+    Parameters
+    ----------
+    evaluation : :class:`~skres.interpretability.HeadEditEvaluation`
+        From :func:`~skres.interpretability.evaluate_head_edits`.
+    alpha : float, default=None
+        Which edit factor to plot (the first of ``evaluation.alphas`` when
+        ``None``).
+    axes : sequence of two matplotlib Axes, default=None
+        Where to draw; a new figure when ``None``.
+
+    Returns
+    -------
+    ndarray of matplotlib Axes
+    """
+    alphas = np.asarray(evaluation.alphas, dtype=float)
+    a = 0 if alpha is None else int(np.flatnonzero(np.isclose(alphas, alpha))[0])
+    if axes is None:
+        plt = _import_pyplot()
+        _, axes = plt.subplots(1, 2, figsize=(9, 3.5), layout="constrained")
+    axes = np.asarray(axes).ravel()
+    ks = np.asarray(evaluation.ks)
+    panels = (
+        ("concept_mass", "concept probability mass (x unedited)"),
+        ("control_accuracy", "control accuracy (x unedited)"),
+    )
+    for ax, (metric, label) in zip(axes, panels, strict=True):
+        ax.plot(ks, evaluation.relative("somp", metric)[a], "o-", label="SOMP")
+        ax.plot(
+            ks, evaluation.relative("logit_lens", metric)[a], "s--", label="logit lens"
+        )
+        med, q1, q3 = evaluation.random_summary(metric, relative=True)[:, a]
+        ax.plot(ks, med, "^:", color="0.4", label="random (median)")
+        ax.fill_between(ks, q1, q3, color="0.4", alpha=0.2, label="random IQR")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ks, [str(k) for k in ks])
+        ax.axhline(1.0, color="0.7", linewidth=0.8)
+        ax.set_xlabel("heads edited (k)")
+        ax.set_ylabel(label)
+        ax.set_ylim(bottom=0)
+    axes[0].legend(fontsize=8)
+    axes[0].set_title(f"alpha = {alphas[a]:g}")
+    return axes

@@ -29,7 +29,8 @@ def plot_pvalue_heatmap(
     Parameters
     ----------
     scorer : fitted TMEXScorer
-        Provides ``adjusted_pvalues_``, ``expected_``, ``mismatch_``, ``score_`` and
+        Provides ``adjusted_pvalues_``, ``expected_``, ``mismatch_``,
+        ``n_violations_`` and
         ``alpha``.
     block_names : sequence of str, default=None
         Row labels; ``feature_names_in_`` (one-column blocks) or ``"block i"``.
@@ -100,7 +101,7 @@ def plot_pvalue_heatmap(
                     color="white" if logp[i, j] < 0.6 * vmax else "black",
                 )
     ax.set_title(
-        f"T-MEX = {scorer.score_} of {scorer.n_tested_pairs_} "
+        f"T-MEX = {scorer.n_violations_} of {scorer.n_tested_pairs_} "
         f"(alpha = {scorer.alpha:g})"
     )
     return ax
