@@ -576,7 +576,7 @@ def test_kci_rff_null_is_roughly_calibrated_and_agrees_with_exact():
         t = TMEXScorer(ci_test="kci", kci_method="rff", random_state=seed)
         t.fit(Z_hat, Z)
         assert np.all(np.diag(t.adjacency_) == 1)
-        rejections += t.score_
+        rejections += t.n_violations_
     assert rejections <= 8  # 60 null tests at 5%: 3 expected
     # p-values of the approximation track the exact test on the same data
     Z_hat, Z, _ = make_measurement_model(
