@@ -918,7 +918,7 @@ def test_char_vocabulary_spans_every_document():
     est = BoomerangDistiller(**_TINY_OWN_TEACHER).fit(docs)
     assert est.vocab_ == list("abcdwxyz")
     assert est.vocab_size_ == 8
-    seqs = est._encode_texts(docs, reset=False)
+    seqs, _ = est._encode(docs, reset=False)
     assert sorted(set(seqs[0].tolist())) == [0, 1, 2, 3]
     assert sorted(set(seqs[1].tolist())) == [4, 5, 6, 7]
     assert np.isfinite(est.perplexity(docs))
@@ -938,3 +938,39 @@ def test_callable_tokenizer_vocabulary_is_the_max_over_documents():
     assert np.isfinite(est.perplexity(["hgfe" * 5]))
     with pytest.raises(ValueError, match="outside"):
         est.perplexity(["ai" * 10])
+
+
+# ---------------------------------------------- the tokeniser on its own (issue 19)
+def test_tokenizer_modes_encode_decode_round_trip():
+    from skres.distillation._tokenizer import _Tokenizer
+
+    docs = ["héllo wörld", "abc"]
+    char = _Tokenizer("char").fit(docs)
+    assert char.mode_ == "char" and char.vocab_size_ == len(set("".join(docs)))
+    assert char.decode(char.encode("wörld")) == "wörld"
+    byte = _Tokenizer("byte").fit(docs)
+    assert byte.vocab_size_ == 256 and byte.decode(byte.encode(docs[0])) == docs[0]
+    ids = _Tokenizer().fit(np.array([3, 1, 4, 1, 5]))
+    assert ids.mode_ == "ids" and ids.vocab_size_ == 6
+    np.testing.assert_array_equal(ids.decode([5, 0]), [5, 0])
+    with pytest.raises(ValueError, match="outside"):
+        ids.encode(np.array([6]))
+    ids.match_teacher(10)  # token ids take the teacher's vocabulary
+    assert ids.encode(np.array([9])).tolist() == [9]
+    rng = np.random.default_rng(3)
+    q = _Tokenizer(n_bins=4)
+    (codes,) = q.fit_encode(rng.normal(size=(20, 5)))
+    assert q.mode_ == "quantile" and codes.shape == (20, 5)
+    assert set(codes.unique().tolist()) == set(range(q.vocab_size_))
+    with pytest.raises(ValueError, match="cannot be decoded"):
+        q.decode([0])
+    with pytest.raises(ValueError, match="fitted on arrays"):
+        q.encode("text")
+
+
+def test_estimator_publishes_the_tokenizer_vocabulary():
+    est = BoomerangDistiller(**_TINY_OWN_TEACHER).fit(["the cat sat", "on a mat"])
+    assert est.vocab_ == est._tokenizer.vocab_
+    assert est.vocab_size_ == est._tokenizer.vocab_size_ == len(est.vocab_)
+    text = "a cat sat on the mat"
+    assert est._tokenizer.decode(est._encode(text, reset=False)[0][0]) == text

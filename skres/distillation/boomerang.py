@@ -6,11 +6,9 @@ Interpolation" (2025).
 
 from __future__ import annotations
 
-import copy
 import os
 from collections.abc import Callable
 from numbers import Integral, Real
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -27,13 +25,22 @@ from .._validation import (
     tensor_to_numpy,
     validate_input,
 )
-from ._layers import (
-    TinyGPT,
-    boomerang_cutoffs,
-    boomerang_layer_map,
-    boomerang_loss,
-    cosine_lr,
+from ._layers import TinyGPT, boomerang_loss, cosine_lr
+from ._patching import (
+    as_layer_stack,
+    assemble,
+    check_patch_blocks,
+    depths,
+    k_for,
+    n_params,
+    patched_set,
+    pruned_view,
+    reinitialise,
+    resolve_blocks,
+    teacher_vocab_size,
+    ties_head,
 )
+from ._tokenizer import _Tokenizer, eval_windows, pad_masks, window_sampler
 
 __all__ = ["BoomerangDistiller"]
 
@@ -45,32 +52,6 @@ _TEACHER_DEFAULTS: dict[str, Any] = {
     "lr": 3e-3,
     "batch_size": 32,
 }
-
-
-def _as_list(values: Any) -> list[Any] | None:
-    """``list(values)``, or ``None`` when ``values`` is not iterable."""
-    try:
-        return list(values)
-    except TypeError:
-        return None
-
-
-def _ties_head(model: Any) -> bool:
-    """Whether ``model``'s head shares storage with its embedding (tied weights)."""
-    embed = {p.data_ptr() for p in model.embed.parameters()}
-    return any(p.data_ptr() in embed for p in model.head.parameters())
-
-
-def _n_params(model: Any, tied_head: bool = False) -> int:
-    """Parameter count; with ``tied_head`` an untied copy of the head is not counted.
-
-    A patched model of a tied family holds the teacher's embedding and the student's
-    head, two copies of what is one matrix in the teacher and in the student.
-    """
-    n = sum(p.numel() for p in model.parameters())
-    if tied_head and not _ties_head(model):
-        n -= sum(p.numel() for p in model.head.parameters())
-    return n
 
 
 class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
@@ -320,141 +301,39 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         if isinstance(X, str):
             X = [X]
         if isinstance(X, list | tuple) and X and all(isinstance(s, str) for s in X):
-            return self._encode_texts(list(X), reset=reset), False
+            if reset:
+                return self._fit_tokenizer(list(X)), False
+            return [self._tokenizer.encode(t) for t in X], False
         arr = np.asarray(tensor_to_numpy(X, "X"))
         if arr.ndim == 1 and np.issubdtype(arr.dtype, np.integer):
             if reset:
-                self._mode = "ids"
-                self.vocab_size_ = int(arr.max()) + 1 if arr.size else 0
-                if hasattr(self, "n_features_in_"):
-                    del self.n_features_in_
-            return [self._check_ids(arr)], False
+                return self._fit_tokenizer(arr), False
+            return [self._tokenizer.encode(arr)], False
         A = validate_input(self, X, reset=reset, dtype=[np.float64, np.float32])
         if A.shape[1] < 2:
             raise ValueError(
                 "X needs sequences of at least 2 tokens; got 1 feature(s) per row."
             )
         if reset:
-            ints = np.all(A >= 0) and np.all(A == np.round(A))
-            self._mode = "ids" if ints else "quantile"
-            if self._mode == "ids":
-                self.vocab_size_ = int(A.max()) + 1
-            else:
-                n_bins = int(self.n_bins)
-                qs = np.linspace(0, 1, n_bins + 1)[1:-1]
-                self.bin_edges_ = np.unique(np.quantile(A, qs))
-                self.vocab_size_ = len(self.bin_edges_) + 1
-        if self._mode != "quantile":  # token ids (also after a fit on text)
-            if not np.all(A == np.round(A)):
-                raise ValueError(
-                    "X holds non-integer values, but the estimator was fitted on "
-                    "token ids or text: pass token ids."
-                )
-            ids = np.asarray(A, dtype=np.int64)
-            self._check_ids(ids)
-        else:
-            ids = np.searchsorted(self.bin_edges_, A, side="right")
-        return [torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64))], True
+            return self._fit_tokenizer(A, rows=True), True
+        return [self._tokenizer.encode(A)], True
 
-    def _check_ids(self, ids: np.ndarray) -> torch.Tensor:
-        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size_):
-            raise ValueError(
-                f"X holds token ids outside [0, {self.vocab_size_}), the vocabulary "
-                "seen in fit."
-            )
-        return torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64))
+    def _fit_tokenizer(self, data: Any, rows: bool = False) -> list[torch.Tensor]:
+        """Fit a fresh tokeniser on ``data`` and publish its vocabulary attributes."""
+        if not rows and hasattr(self, "n_features_in_"):
+            del self.n_features_in_
+        self._tokenizer = _Tokenizer(self.tokenizer, int(self.n_bins))
+        seqs = self._tokenizer.fit_encode(data)
+        self._publish_vocab()
+        return seqs
 
-    def _encode_texts(self, texts: list[str], *, reset: bool) -> list[torch.Tensor]:
-        """Token ids of each document; in ``fit`` one vocabulary over all of them."""
-        tok = self.tokenizer
-        if reset:
-            if hasattr(self, "n_features_in_"):
-                del self.n_features_in_
-            if callable(tok):
-                self._mode = "callable"
-            else:  # "auto", "char" or "byte" (checked by _parameter_constraints)
-                self._mode = "byte" if tok == "byte" else "char"
-            if self._mode == "char":
-                self.vocab_ = sorted(set().union(*(set(t) for t in texts)))
-                self.vocab_size_ = len(self.vocab_)
-            elif self._mode == "byte":
-                self.vocab_size_ = 256
-        if self._mode == "callable":
-            raw = [self._call_tokenizer(t) for t in texts]
-            if reset:
-                self.vocab_size_ = max(
-                    int(ids.max()) + 1 if ids.size else 0 for ids in raw
-                )
-            return [self._check_ids(ids) for ids in raw]
-        return [self._encode_text(t) for t in texts]
-
-    def _call_tokenizer(self, text: str) -> np.ndarray:
-        out = self.tokenizer(text)
-        if hasattr(out, "keys"):  # a Hugging Face tokenizer's BatchEncoding
-            out = out["input_ids"]
-        return np.asarray(out, dtype=np.int64)
-
-    def _encode_text(self, text: str) -> torch.Tensor:
-        if self._mode == "char":
-            codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-            vocab = np.frombuffer("".join(self.vocab_).encode("utf-32-le"), np.uint32)
-            ids = np.searchsorted(vocab, codes).clip(max=len(vocab) - 1)
-            bad = vocab[ids] != codes
-            if bad.any():
-                unknown = sorted({chr(c) for c in codes[bad]})
-                raise ValueError(f"X holds characters not seen in fit: {unknown[:10]}.")
-            return torch.from_numpy(ids.astype(np.int64))
-        if self._mode == "byte":
-            return torch.tensor(list(text.encode("utf-8")), dtype=torch.int64)
-        raise ValueError("X is text, but the estimator was fitted on arrays.")
-
-    # --------------------------------------------------------------- windows
-    def _windows(self, seqs: list[torch.Tensor], rows: bool) -> torch.Tensor:
-        """Non-overlapping evaluation windows ``(n, L + 1)`` of the sequences."""
-        if rows:
-            A = seqs[0]
-            return A[:, -(self.context_ + 1) :]
-        L = self.context_ + 1
-        out = []
-        for s in seqs:
-            n = len(s) // L
-            if n:
-                out.append(s[: n * L].view(n, L))
-            elif len(s) >= 2:
-                out.append(s.view(1, -1))
-        if not out:
-            raise ValueError("X needs at least one sequence of 2 or more tokens.")
-        lengths = {w.shape[1] for w in out}
-        if len(lengths) > 1:
-            out = [w for w in out if w.shape[1] == max(lengths)]
-        return torch.cat(out)
-
-    def _sampler(
-        self, seqs: list[torch.Tensor], rows: bool, generator: torch.Generator
-    ) -> Callable[[int], torch.Tensor]:
-        """A function drawing ``b`` random training windows."""
-        if rows:
-            A = seqs[0]
-            L = min(self.context_ + 1, A.shape[1])
-            n_off = A.shape[1] - L + 1
-
-            def draw_rows(b: int) -> torch.Tensor:
-                r = torch.randint(len(A), (b,), generator=generator)
-                o = torch.randint(n_off, (b,), generator=generator)
-                idx = o[:, None] + torch.arange(L)
-                return A[r[:, None], idx]
-
-            return draw_rows
-        stream = torch.cat(seqs)
-        L = min(self.context_ + 1, len(stream))
-        if L < 2:
-            raise ValueError("X needs at least 2 tokens.")
-
-        def draw(b: int) -> torch.Tensor:
-            o = torch.randint(len(stream) - L + 1, (b,), generator=generator)
-            return stream[o[:, None] + torch.arange(L)]
-
-        return draw
+    def _publish_vocab(self) -> None:
+        """Copy the tokeniser's fitted vocabulary onto the estimator."""
+        tok = self._tokenizer
+        self.vocab_size_ = tok.vocab_size_
+        for name in ("vocab_", "bin_edges_"):
+            if hasattr(tok, name):
+                setattr(self, name, getattr(tok, name))
 
     # ------------------------------------------------------------------ fit
     def _check_param_combinations(self) -> None:
@@ -473,25 +352,9 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
             )
 
     def _resolve_blocks(self, n_layers: int) -> None:
-        if self.blocks is None:
-            blocks, aligned = boomerang_layer_map(
-                n_layers, self.every, self.first_keep, self.last_keep
-            )
-            n_tail = self.last_keep
-        else:
-            blocks = [[int(j) for j in b] for b in self.blocks]
-            flat = [j for b in blocks for j in b]
-            if any(not b for b in blocks) or flat != list(range(n_layers)):
-                raise ValueError(
-                    "blocks must be non-empty contiguous lists covering teacher layers "
-                    f"0..{n_layers - 1} in order; got {self.blocks!r}."
-                )
-            aligned = {0: 0}
-            aligned.update({i + 1: b[-1] + 1 for i, b in enumerate(blocks[:-1])})
-            aligned[-1] = -1
-            n_tail = 0
-            while n_tail < len(blocks) - 1 and len(blocks[-1 - n_tail]) == 1:
-                n_tail += 1
+        blocks, aligned, n_tail = resolve_blocks(
+            n_layers, self.blocks, self.every, self.first_keep, self.last_keep
+        )
         self.blocks_ = blocks
         self.aligned_pairs_ = aligned
         self._n_tail = n_tail
@@ -501,48 +364,11 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
 
     def _check_vocab(self, teacher: nn.Module) -> None:
         """Tokenizer, data and teacher vocabularies must agree (ValueError)."""
-        head: Any = teacher.head
-        n_head = getattr(head, "out_features", None)
-        weight = getattr(head, "weight", None)
-        if n_head is None and isinstance(weight, torch.Tensor):
-            n_head = weight.shape[0]
-        embed: Any = teacher.embed
-        table = next(
-            (
-                m
-                for m in (
-                    embed,
-                    getattr(embed, "tokens", None),
-                    getattr(embed, "wte", None),
-                )
-                if isinstance(m, nn.Embedding)
-            ),
-            None,
-        )
-        n_embed = None if table is None else table.num_embeddings
-        if n_head is not None and n_embed is not None and n_head != n_embed:
-            raise ValueError(
-                f"teacher has an embedding of {n_embed} tokens but a head of "
-                f"{n_head}; the vocabularies must match."
-            )
-        V = n_head if n_head is not None else n_embed
+        V = teacher_vocab_size(teacher)
         if V is None:
             return
-        tok = self.tokenizer
-        if self._mode == "callable" and hasattr(tok, "__len__") and len(tok) > V:
-            raise ValueError(
-                f"tokenizer has a vocabulary of {len(tok)} tokens, more than the "
-                f"teacher's {V}."
-            )
-        if self.vocab_size_ > V:
-            what = (
-                f"tokenizer={tok!r} gives {self.vocab_size_} tokens"
-                if self._mode in ("char", "byte")
-                else f"X holds token ids up to {self.vocab_size_ - 1}"
-            )
-            raise ValueError(f"{what}, outside the teacher's vocabulary of {V} tokens.")
-        if self._mode in ("ids", "callable"):
-            self.vocab_size_ = int(V)
+        self._tokenizer.match_teacher(V)
+        self._publish_vocab()
         if self.pad_token_id is not None and self.pad_token_id >= V:
             raise ValueError(
                 f"pad_token_id={self.pad_token_id} is outside the teacher's "
@@ -602,20 +428,15 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: cosine_lr(s, steps, self.warmup)
         )
-        history: dict[str, list[float]] = {
-            "loss": [],
-            "ce": [],
-            "kl": [],
-            "cos": [],
-            "mse": [],
-        }
+        keys = ("loss", "ce", "kl", "cos", "mse")
+        history: dict[str, list[float]] = {key: [] for key in keys}
         model.train()
         progress = self._progress(range(steps), total=steps, desc=desc)
         with torch.enable_grad():
             for step in progress:
                 batch = sample(batch_size).to(self.device_)
                 inp, tgt = batch[:, :-1], batch[:, 1:]
-                am, tm = self._masks(inp, tgt)
+                am, tm = pad_masks(self.pad_token_id, inp, tgt)
                 if teacher is None:
                     logits = model(inp, attention_mask=am)
                     ce = F.cross_entropy(
@@ -691,23 +512,12 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         seqs, rows = self._encode(X, reset=True)
         if rows:
             self.context_ = min(self.context_, seqs[0].shape[1] - 1)
-        sample = self._sampler(seqs, rows, generator)
+        sample = window_sampler(seqs, rows, self.context_, generator)
         teacher: Any
         if self.teacher is None:
             teacher = self._train_teacher(sample, generator)
         else:
-            teacher = self.teacher()
-            for attr in ("embed", "blocks", "final_norm", "head"):
-                if not hasattr(teacher, attr):
-                    raise TypeError(
-                        f"The teacher loader returned a {type(teacher).__name__} "
-                        f"without `{attr}`; wrap it to expose embed, blocks, "
-                        "final_norm and head."
-                    )
-            teacher = copy.deepcopy(teacher).to(self.device_, self.dtype_)
-            if not isinstance(teacher, TinyGPT):
-                parts = (teacher.embed, teacher.blocks, teacher.final_norm)
-                teacher = TinyGPT(parts=(*parts, teacher.head))
+            teacher = as_layer_stack(self.teacher(), self.device_, self.dtype_)
         self._check_vocab(teacher)
         self.teacher_ = teacher.eval()
         for p in self.teacher_.parameters():
@@ -715,13 +525,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         self._resolve_blocks(len(self.teacher_.blocks))
         student = self._pruned_student()
         if self.init == "random":
-            seed = self._draw_seed(generator)
-            with torch.random.fork_rng(devices=[]):
-                torch.random.manual_seed(seed)
-                for module in student.modules():
-                    reset = getattr(module, "reset_parameters", None)
-                    if callable(reset):
-                        reset()
+            reinitialise(student, self._draw_seed(generator))
         for p in student.parameters():
             p.requires_grad_(True)
         self.history_ = self._optimise(
@@ -735,7 +539,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         )
         self.student_ = student.eval()
         if self.patch_order == "auto":
-            windows = self._windows(seqs, rows)[:64]
+            windows = eval_windows(seqs, rows, self.context_)[:64]
             losses = {
                 o: self._nll(self._patched(self.student_, 1, o), windows)
                 for o in ("first", "last")
@@ -746,85 +550,23 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         return self
 
     # ------------------------------------------------------------- patching
-    def _pruned_view(self) -> SimpleNamespace:
-        """The undistilled student's parts: the teacher's own modules, not copies."""
-        T = self.teacher_
-        return SimpleNamespace(
-            embed=T.embed,
-            blocks=[T.blocks[b[0]] for b in self.blocks_],
-            final_norm=T.final_norm,
-            head=T.head,
-        )
-
     def _pruned_student(self) -> TinyGPT:
         """The undistilled student: first layer of every block, copied."""
-        return self._assemble(self._pruned_view(), frozenset())
+        view = pruned_view(self.teacher_, self.blocks_)
+        return assemble(self.teacher_, view, self.blocks_, frozenset())
 
     def _depths(self, order: str) -> list[int]:
-        M, N = self.n_layers_range_
-        cut = boomerang_cutoffs(self.blocks_, self._n_tail, order)
-        if order == "last":
-            depths = [s + N - t for s, t in cut]
-            depths[0], depths[-1] = M, N
-        else:
-            depths = [t + M - s for s, t in cut]
-        return depths
+        return depths(self.blocks_, self._n_tail, self.n_layers_range_[1], order)
 
     def _patched_set(self, k: int, order: str) -> frozenset[int]:
         """Student layers replaced by their teacher blocks after ``k`` patches."""
-        M = len(self.blocks_)
-        cut = boomerang_cutoffs(self.blocks_, self._n_tail, order)
-        if k == 0:
-            return frozenset()
-        if k >= len(cut) - 1:
-            return frozenset(range(M))
-        s = cut[k][0]
-        return frozenset(range(s, M) if order == "last" else range(s))
+        return patched_set(self.blocks_, self._n_tail, k, order)
 
     def _patched(self, student: Any, k: int, order: str) -> TinyGPT:
         """Student with ``k`` patches in ``order`` (fresh copy, eval mode)."""
-        return self._assemble(student, self._patched_set(k, order))
-
-    def _assemble(self, student: Any, patched: frozenset[int]) -> TinyGPT:
-        """Student layers, with those in ``patched`` replaced by their teacher blocks.
-
-        The embedding comes from the model supplying the first layer, the final norm
-        and head from the one supplying the last (a fresh copy, eval mode).
-        """
-        T = self.teacher_
-        M = len(self.blocks_)
-        if len(patched) == M:
-            return copy.deepcopy(T).eval()
-        layers: list[nn.Module] = []
-        for i, block in enumerate(self.blocks_):
-            if i in patched:
-                layers.extend(T.blocks[j] for j in block)
-            else:
-                layers.append(student.blocks[i])
-        first = T if 0 in patched else student
-        last = T if M - 1 in patched else student
-        # Copy first, then assemble: renumbering never touches the sources.
-        parts = copy.deepcopy((first.embed, layers, last.final_norm, last.head))
-        return TinyGPT(parts=parts).eval()
-
-    def _check_patch_blocks(self, blocks: Any) -> frozenset[int]:
-        """``blocks`` of :meth:`interpolate` as a set of student layer indices."""
-        M = len(self.blocks_)
-        items = None if isinstance(blocks, str) else _as_list(blocks)
-        if items is None or not all(
-            isinstance(b, int | np.integer) and not isinstance(b, bool) for b in items
-        ):
-            raise TypeError(
-                "blocks must be an iterable of student layer indices (int); got "
-                f"{blocks!r}."
-            )
-        indices = [int(b) for b in items]
-        if any(not 0 <= b < M for b in indices) or len(set(indices)) < len(indices):
-            raise ValueError(
-                f"blocks must hold distinct student layer indices in [0, {M}); got "
-                f"{indices}."
-            )
-        return frozenset(indices)
+        return assemble(
+            self.teacher_, student, self.blocks_, self._patched_set(k, order)
+        )
 
     def _resolve_patch(
         self,
@@ -839,27 +581,13 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
                     "Pass blocks alone: it names the patched student layers, so "
                     "n_layers, k and order do not apply."
                 )
-            return self._check_patch_blocks(blocks)
+            return check_patch_blocks(blocks, len(self.blocks_))
         order = self._order(order)
         return self._patched_set(self._k_for(n_layers, k, order), order)
 
     def _k_for(self, n_layers: int | None, k: int | None, order: str) -> int:
-        depths = self._depths(order)
-        if (n_layers is None) == (k is None):
-            raise ValueError("Pass exactly one of n_layers, k and blocks.")
-        if k is not None:
-            if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
-                raise ValueError(f"k must be an integer >= 0; got {k!r}.")
-            return min(int(k), len(depths) - 1)
-        valid = sorted(set(depths))
-        if n_layers not in valid:
-            raise ValueError(
-                f"n_layers={n_layers!r} is not reachable with order={order!r}; valid "
-                f"depths are {valid}."
-            )
-        if n_layers == self.n_layers_range_[1]:
-            return len(depths) - 1
-        return depths.index(int(n_layers))
+        N = self.n_layers_range_[1]
+        return k_for(self._depths(order), n_layers, k, order, N)
 
     def _order(self, order: str | None) -> str:
         order = self.patch_order_ if order is None else order
@@ -911,7 +639,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         """
         check_is_fitted(self, "student_")
         patched = self._resolve_patch(n_layers, k, order, blocks)
-        return self._assemble(self.student_, patched)
+        return assemble(self.teacher_, self.student_, self.blocks_, patched)
 
     def naive_prune(
         self,
@@ -926,7 +654,8 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         """
         check_is_fitted(self, "student_")
         patched = self._resolve_patch(n_layers, k, order, blocks)
-        return self._assemble(self._pruned_view(), patched)
+        view = pruned_view(self.teacher_, self.blocks_)
+        return assemble(self.teacher_, view, self.blocks_, patched)
 
     def model_family(self, order: str | None = None) -> dict[int, TinyGPT]:
         """``{n_layers: model}`` for every reachable depth."""
@@ -937,15 +666,6 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         }
 
     # ----------------------------------------------------------- evaluation
-    def _masks(
-        self, inp: torch.Tensor, tgt: torch.Tensor
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Attention mask of the inputs and loss mask of the targets (pads off)."""
-        if self.pad_token_id is None:
-            return None, None
-        real = inp != self.pad_token_id
-        return real, real & (tgt != self.pad_token_id)
-
     def _nll(self, model: nn.Module, windows: torch.Tensor) -> float:
         """Mean next-token NLL (nats) of ``model`` over ``windows`` (pads skipped)."""
         model.eval()
@@ -953,7 +673,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         with torch.inference_mode():
             for batch in self._batch_slices(len(windows), 64):
                 w = windows[batch].to(self.device_)
-                am, tm = self._masks(w[:, :-1], w[:, 1:])
+                am, tm = pad_masks(self.pad_token_id, w[:, :-1], w[:, 1:])
                 if am is None:  # any causal LM module taking ids
                     logits = model(w[:, :-1])
                 else:
@@ -983,7 +703,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         """Perplexity on ``X`` of the student, a size ``n_layers``, or ``model``."""
         check_is_fitted(self, "student_")
         seqs, rows = self._encode(X, reset=False)
-        windows = self._windows(seqs, rows)
+        windows = eval_windows(seqs, rows, self.context_)
         if model is None:
             model = (
                 self.student_
@@ -1019,7 +739,7 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         check_is_fitted(self, "student_")
         order = self._order(order)
         seqs, rows = self._encode(X, reset=False)
-        windows = self._windows(seqs, rows)
+        windows = eval_windows(seqs, rows, self.context_)
         curve: dict[str, list[Any]] = {
             "n_layers": [],
             "n_params": [],
@@ -1027,11 +747,11 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         }
         if naive:
             curve["naive_perplexity"] = []
-        tied = _ties_head(self.teacher_)
+        tied = ties_head(self.teacher_)
         for d in sorted(set(self._depths(order))):
             model = self.interpolate(n_layers=d, order=order)
             curve["n_layers"].append(d)
-            curve["n_params"].append(_n_params(model, tied))
+            curve["n_params"].append(n_params(model, tied))
             curve["perplexity"].append(float(np.exp(self._nll(model, windows))))
             if naive:
                 pruned = self.naive_prune(n_layers=d, order=order)
@@ -1072,4 +792,4 @@ class BoomerangDistiller(TorchEstimatorMixin, BaseEstimator):
         """Minus the student's mean next-token NLL per token (higher is better)."""
         check_is_fitted(self, "student_")
         seqs, rows = self._encode(X, reset=False)
-        return -self._nll(self.student_, self._windows(seqs, rows))
+        return -self._nll(self.student_, eval_windows(seqs, rows, self.context_))
