@@ -155,6 +155,25 @@ def make_kuramoto_sivashinsky(
     a transient of ``t_start`` (``t`` restarts at 0). The chaotic state on the
     default domain needs about 256 points: with 128 the frames solve the
     dealiased (Galerkin-truncated) system but miss the PDE by about 37 %.
+
+    Parameters
+    ----------
+    n_points : int, default=256
+        Grid points of the periodic domain ``[-length/2, length/2)``.
+    n_times : int, default=101
+        Recorded frames.
+    dt : float, default=0.5
+        Time between frames.
+    length : float, default=32*pi
+        Domain length.
+    t_start : float, default=50.0
+        Length of the discarded transient.
+    noise : float, default=0.0
+        Noise level relative to the field's RMS.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the noise.
+    substeps : int, default=10
+        ETDRK4 steps per frame.
     """
     x, k, keep = _grid(n_points, length)
     t = _times(n_times, dt)
@@ -188,6 +207,27 @@ def make_fisher_kpp(
     """Fisher-KPP ``u_t = diffusion u_xx + rate u (1 - u)``: two invading fronts.
 
     Starts from a few seeded bumps ``0.8 exp(-(x - x_i)^2)`` on a low background.
+
+    Parameters
+    ----------
+    n_points : int, default=256
+        Grid points of the periodic domain ``[-length/2, length/2)``.
+    n_times : int, default=101
+        Recorded frames.
+    dt : float, default=0.05
+        Time between frames.
+    length : float, default=20.0
+        Domain length.
+    diffusion : float, default=0.1
+        Diffusion coefficient.
+    rate : float, default=1.0
+        Logistic growth rate.
+    noise : float, default=0.0
+        Noise level relative to the field's RMS.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the noise.
+    substeps : int, default=4
+        ETDRK4 steps per frame.
     """
     x, k, keep = _grid(n_points, length)
     t = _times(n_times, dt)
@@ -218,6 +258,27 @@ def make_heat_source(
 
     The initial field is a sum of sines with seeded amplitudes on top of ``1``;
     each Fourier mode relaxes exactly toward ``s / a``.
+
+    Parameters
+    ----------
+    n_points : int, default=256
+        Grid points of the periodic domain ``[-length/2, length/2)``.
+    n_times : int, default=101
+        Recorded frames.
+    dt : float, default=0.05
+        Time between frames.
+    length : float, default=20.0
+        Domain length.
+    diffusion : float, default=0.2
+        Diffusion coefficient ``D``.
+    decay : float, default=0.5
+        Decay rate ``a``.
+    source : float, default=0.3
+        Constant source ``s``.
+    noise : float, default=0.0
+        Noise level relative to the field's RMS.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the noise.
     """
     x, k, _ = _grid(n_points, length)
     t = _times(n_times, dt)

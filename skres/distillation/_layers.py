@@ -95,6 +95,21 @@ def boomerang_cutoffs(
     (front to back): teacher layers ``[0, t)`` then student layers ``[s, M)``; the
     last entry is ``(M, N)``, the teacher.
 
+    Parameters
+    ----------
+    blocks : list of list of int
+        For each student layer, the teacher layers it replaces (as returned by
+        :func:`boomerang_layer_map`).
+    last_keep : int
+        Number of final student layers always replaced by the teacher's tail.
+    order : {"last", "first"}, default="last"
+        Direction in which teacher layers are swapped in.
+
+    Returns
+    -------
+    list of tuple of int
+        ``(student_index, teacher_index)`` cut-offs, one per intermediate model.
+
     Examples
     --------
     >>> blocks, _ = boomerang_layer_map(10)
@@ -308,6 +323,33 @@ def boomerang_loss(
     ``lambda_mse * mean_pairs(|h_S - h_T|^2 / |h_T|^2)`` over the same pairs and
     tokens (reduced like the cosine term). The cosine aligns directions only; this
     term also matches the norms of the residual streams.
+
+    Parameters
+    ----------
+    student_logits, teacher_logits : torch.Tensor of shape (B, T, V)
+        Next-token logits of the student and the teacher.
+    student_hidden, teacher_hidden : list of torch.Tensor of shape (B, T, d)
+        Hidden states (residual streams) of each layer.
+    targets : torch.Tensor of shape (B, T)
+        Next-token ids for the cross-entropy term.
+    aligned : dict of int to int
+        Student layer index -> teacher layer index for the cosine (and MSE) pairs.
+    mask : torch.Tensor of shape (B, T), default=None
+        True for real input tokens; ``None`` means every token is real.
+    target_mask : torch.Tensor of shape (B, T), default=None
+        True where the target is a real token; ``None`` uses ``mask``.
+    lambda_ce : float, default=1.0
+        Weight of the cross-entropy term.
+    lambda_kl : float, default=0.1
+        Weight of the KL term.
+    temperature : float, default=1.0
+        Softmax temperature ``tau`` of the KL term.
+    lambda_cos : float, default=2.0
+        Weight of the cosine term.
+    cos_reduction : {"mean_over_pairs", "sum"}, default="mean_over_pairs"
+        How the per-pair cosine (and MSE) terms are reduced.
+    lambda_mse : float, default=0.0
+        Weight of the norm-matching term (off by default).
 
     Returns
     -------
