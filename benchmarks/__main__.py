@@ -7,6 +7,9 @@ Each benchmark's section is delimited by ``<!-- bench:NAME -->`` markers. Runnin
 subset replaces those sections and keeps the others from the existing file (each
 section records its own command, date and machine), so one long benchmark can be
 refreshed without re-running everything; ``--fresh`` drops the sections not run.
+A benchmark module may define ``available() -> (bool, reason)``; when it returns
+False the benchmark is skipped with the reason (``python -m benchmarks gpu`` on a
+machine without CUDA prints why and exits with status 0).
 """
 
 from __future__ import annotations
@@ -80,6 +83,12 @@ def main() -> None:
     command = f"python -m benchmarks{' --quick' if args.quick else ''} NAME"
     for name in names:
         module = importlib.import_module(f"benchmarks.bench_{name}")
+        available = getattr(module, "available", None)
+        if available is not None:  # e.g. the GPU check without a GPU
+            ok, why = available()
+            if not ok:
+                print(f"{name}: skipped: {why}.", flush=True)
+                continue
         start = time.perf_counter()
         body = module.run(quick=args.quick)
         elapsed = time.perf_counter() - start
@@ -98,7 +107,8 @@ def main() -> None:
         # Written after every benchmark, so a long run keeps what it finished.
         _write(output, available, sections)
         print(f"{name}: done in {elapsed:.0f} s", flush=True)
-    print(f"wrote {output}")
+    if output.exists():
+        print(f"wrote {output}")
 
 
 if __name__ == "__main__":

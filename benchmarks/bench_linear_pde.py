@@ -63,7 +63,7 @@ def time_grid(nt: int, nx: int, with_dense: bool, reps: int) -> dict[str, Any]:
     from scipy.sparse.linalg import spsolve
 
     from skres.solvers import solve_linear_pde
-    from skres.solvers.linear_pde import _assemble, _check_inputs, _Ops, _pattern
+    from skres.solvers._pde_assembly import _assemble, _check_inputs, _Ops, _pattern
 
     torch.set_num_threads(1)
     args = _problem(nt, nx)

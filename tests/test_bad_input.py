@@ -163,14 +163,7 @@ X_CASES: dict[str, Callable[[np.ndarray], Any]] = {
 ESTIMATORS = all_estimators()
 
 #: (estimator, stage, case) -> reason, for silent outcomes another helper fixes.
-_PDE = (
-    "issue 20: the issue-21 helper fixes PDEDiscoverer (its library overflows at "
-    "1e300 scale and returns inf without a warning)"
-)
-KNOWN: dict[tuple[str, str, str], str] = {
-    ("PDEDiscoverer", "fit", "huge"): _PDE,
-    ("PDEDiscoverer", "predict", "huge"): _PDE,
-}
+KNOWN: dict[tuple[str, str, str], str] = {}
 
 
 def _check_fitted_attributes(est: Any, case: str, caught: list[str]) -> None:

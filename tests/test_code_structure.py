@@ -23,15 +23,11 @@ ALLOWED_LONG_FILES: dict[str, str] = {
     "causal/ate.py": "issue 24 (causal/ate.py)",
     "causal/derm.py": "issue 24 (derm.py internals)",
     "distillation/boomerang.py": "issue 19 phase 2 (tokeniser and patching out)",
-    "dynamics/pde.py": "issue 21 (PDE size split)",
-    "solvers/linear_pde.py": "issue 21 (PDE size split)",
     "solvers/ode.py": "issue 23 (solvers/ode.py)",
 }
 # "file:qualified.name" -> owner. Empty these after merging.
 ALLOWED_LONG_FUNCTIONS: dict[str, str] = {
-    "dynamics/pde.py:PDEDiscoverer._refine": "issue 21 (PDE files)",
     "interpretability/residual.py:ResiDualAligner.fit": "issue 23 (residual.py)",
-    "solvers/linear_pde.py:_pattern": "issue 21 (PDE files)",
     "solvers/pursuit.py:somp": "issue 23 (pursuit.py)",
 }
 # Modules in an import cycle -> owner.

@@ -164,3 +164,78 @@ def test_reaction_diffusion_bad_input_and_noise():
     b = make_reaction_diffusion(n_points=8, n_times=3, noise=0.05, random_state=1)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
+
+
+# ------------------------------------------- spectral generators (issue 21)
+from skres.datasets import (  # noqa: E402
+    make_fisher_kpp,
+    make_heat_source,
+    make_kdv,
+    make_kuramoto_sivashinsky,
+    make_navier_stokes_vorticity,
+)
+
+
+def _spectral_dx(u, x, k):
+    kk = 2j * np.pi * np.fft.rfftfreq(u.shape[-1], d=x[1] - x[0])
+    return np.fft.irfft(kk**k * np.fft.rfft(u, axis=-1), n=u.shape[-1], axis=-1)
+
+
+@pytest.mark.parametrize(
+    ("gen", "rhs"),
+    [
+        (make_kdv, lambda u, x: -6 * u * _spectral_dx(u, x, 1) - _spectral_dx(u, x, 3)),
+        (
+            make_kuramoto_sivashinsky,
+            lambda u, x: (
+                -u * _spectral_dx(u, x, 1)
+                - _spectral_dx(u, x, 2)
+                - _spectral_dx(u, x, 4)
+            ),
+        ),
+        (make_fisher_kpp, lambda u, x: 0.1 * _spectral_dx(u, x, 2) + u - u**2),
+        (make_heat_source, lambda u, x: 0.2 * _spectral_dx(u, x, 2) - 0.5 * u + 0.3),
+    ],
+)
+def test_spectral_generators_satisfy_their_equation(gen, rhs):
+    """Centred time differences of the frames match the equation's right-hand side."""
+    kwargs = {"dt": 0.02} if gen is make_kuramoto_sivashinsky else {}
+    u, t, x = gen(n_times=21, **kwargs)
+    assert u.shape == (21, x.size) and np.all(np.isfinite(u))
+    dt = t[1] - t[0]
+    u_t = (u[2:] - u[:-2]) / (2 * dt)
+    f = rhs(u[1:-1], x)
+    rel = np.linalg.norm(u_t - f) / np.linalg.norm(f)
+    assert rel < 0.02  # O(dt^2) of the centred difference
+
+
+def test_spectral_generators_invariants_and_noise():
+    u, t, x = make_kdv()
+    mass = u.sum(axis=1)
+    np.testing.assert_allclose(mass, mass[0], rtol=1e-8)  # KdV conserves mass
+    f, _, _ = make_fisher_kpp()
+    assert f.min() > 0 and f.max() <= 1.0 + 1e-9
+    h, t, _ = make_heat_source(n_times=401, dt=0.05)
+    np.testing.assert_allclose(h[-1].mean(), 0.6, atol=1e-3)  # -> s / a = 0.6
+    a, _, _ = make_kuramoto_sivashinsky(noise=0.05, random_state=1)
+    b, _, _ = make_kuramoto_sivashinsky(noise=0.05, random_state=1)
+    c, _, _ = make_kuramoto_sivashinsky()
+    np.testing.assert_array_equal(a, b)
+    ratio = np.std(a - c) / np.sqrt(np.mean(c**2))
+    assert 0.045 < ratio < 0.055
+    with pytest.raises(ValueError, match="n_points"):
+        make_kdv(n_points=4)
+
+
+def test_navier_stokes_vorticity_generator():
+    w, u, v, t, x, y = make_navier_stokes_vorticity(n_points=32, n_times=11)
+    assert w.shape == u.shape == v.shape == (11, 32, 32)
+    k = 2j * np.pi * np.fft.fftfreq(32, d=x[1] - x[0])
+    div = np.fft.ifft2(k[:, None] * np.fft.fft2(u) + k[None, :] * np.fft.fft2(v))
+    assert np.max(np.abs(np.real(div))) < 1e-8  # incompressible
+    curl = np.real(
+        np.fft.ifft2(k[:, None] * np.fft.fft2(v) - k[None, :] * np.fft.fft2(u))
+    )
+    # w = v_x - u_y up to the Nyquist mode (its derivative is not real)
+    np.testing.assert_allclose(curl, w, atol=1e-4 * np.abs(w).max())
+    np.testing.assert_allclose(w.mean(axis=(1, 2)), 0.0, atol=1e-10)

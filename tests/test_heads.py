@@ -135,6 +135,21 @@ def test_logit_lens_scores_and_explain():
     assert len(tokens) == 4 and set(tokens) <= set(concept)
 
 
+def test_explain_many_heads_in_bounded_memory():
+    import sklearn
+
+    X, dictionary, concept = make_planted_heads(60, random_state=6)
+    ranker = HeadRanker(dictionary=dictionary, concept_ids=concept, n_atoms=3).fit(X)
+    heads = [5, 0, 17, 30]
+    together = ranker.explain(X, heads, n_tokens=3)
+    with sklearn.config_context(working_memory=1e-6):  # one head per SOMP batch
+        chunked = ranker.explain(X, np.array(heads), n_tokens=3)
+    assert together == chunked == [ranker.explain(X, h, n_tokens=3) for h in heads]
+    for bad in (48, -1, [], [1.5], [[1, 2]]):
+        with pytest.raises(ValueError, match="head must be an integer"):
+            ranker.explain(X, bad)
+
+
 @pytest.mark.parametrize(
     ("params", "match"),
     [

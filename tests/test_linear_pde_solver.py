@@ -12,7 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skres.solvers import build_linear_pde_system, solve_linear_pde
-from skres.solvers.linear_pde import stencil_indices, stencil_weights, variable_names
+from skres.solvers._pde_assembly import (
+    stencil_indices,
+    stencil_weights,
+    variable_names,
+)
 from tests._work import count_work
 
 F64 = torch.float64
@@ -602,3 +606,62 @@ def test_gpu_multigrid_transport_8x512_six_levels():
     assert info["residual"] <= 2e-4
     ud = solve_linear_pde(c.cpu(), r.cpu(), g.cpu(), tuple(v.cpu() for v in s))
     assert max_err(u.cpu(), ex) <= 2 * max_err(ud, ex) + 1e-6
+
+
+def test_multigrid_unconverged_warns_with_residual():
+    from sklearn.exceptions import ConvergenceWarning
+
+    c, r, g, s, exact = advdiff(32, 64)
+    with pytest.warns(ConvergenceWarning, match="relative residual"):
+        u, info = solve_linear_pde(
+            c, r, g, s, method="multigrid", max_iter=3, return_info=True
+        )
+    assert info["converged"] is False
+    assert info["scaled_residual"] > 1e-10
+    assert torch.isfinite(u).all()
+    _, info = solve_linear_pde(c, r, g, s, method="multigrid", return_info=True)
+    assert info["converged"] is True
+
+
+@pytest.mark.parametrize("method", ["direct", "dense"])
+@pytest.mark.parametrize("boundary", ["initial", "initial+spatial"])
+def test_singular_system_raises(method, boundary):
+    # zero coefficients: u_t, u_x, ... are not determined by any equation row
+    c, r, g, s, _ = advdiff(8, 12)
+    with pytest.raises(np.linalg.LinAlgError, match="singular or ill-posed"):
+        solve_linear_pde(torch.zeros_like(c), r, g, s, boundary=boundary, method=method)
+    assert issubclass(np.linalg.LinAlgError, ValueError)
+    # the same grid with an equation solves
+    u = solve_linear_pde(c, r, g, s, method=method)
+    assert torch.isfinite(u).all()
+
+
+def test_auto_method_by_memory(monkeypatch):
+    import skres.solvers.linear_pde as lp
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(lp, "_available_memory", lambda: 8e9)
+    # 128 x 256 x 5 unknowns: direct on the CPU (faster than multigrid, 1 GB)
+    assert lp._auto_method(128 * 256 * 5, 2, 1, cpu) == "direct"
+    assert lp._direct_memory(128 * 256 * 5, 2, 1) < 1.5e9
+    # too little memory for the factors: multigrid
+    monkeypatch.setattr(lp, "_available_memory", lambda: 1e8)
+    assert lp._auto_method(128 * 256 * 5, 2, 1, cpu) == "multigrid"
+    assert lp._auto_method(100, 2, 1, cpu) == "direct"
+    # 3-coordinate fill grows faster than 2-coordinate fill
+    assert lp._direct_memory(10**6, 3, 1) > lp._direct_memory(10**6, 2, 1)
+    monkeypatch.setattr(lp, "_available_memory", lambda: 1e3)
+    c, r, g, s, _ = advdiff(8, 12)
+    _, info = solve_linear_pde(c, r, g, s, return_info=True)
+    assert info["method"] == "multigrid"
+
+
+def test_multigrid_coarsest_level_is_bounded():
+    from skres.solvers._pde_multigrid import _COARSE_MAX_UNKNOWNS, build_hierarchy
+
+    c, r, g, s, _ = advdiff(32, 64)  # 10,240 unknowns
+    hier, _ = build_hierarchy(c, r, g, s, levels=1)
+    assert len(hier.levels) > 1
+    assert hier.levels[-1].pat.n_unknowns <= _COARSE_MAX_UNKNOWNS
+    hier, _ = build_hierarchy(*advdiff(8, 16)[:4], levels=1)
+    assert len(hier.levels) == 1  # 640 unknowns: no coarsening needed

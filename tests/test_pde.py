@@ -18,10 +18,19 @@ from sklearn.preprocessing import FunctionTransformer
 
 from skres.datasets import make_advection_diffusion, make_burgers
 from skres.dynamics import PDEDiscoverer
-from skres.dynamics.pde import _gradient, _second_derivative
+from skres.dynamics._pde_library import _gradient, _second_derivative
 
 TWO_TERMS = {"u_x": [1], "u_xx": [0]}
-SEVEN = ["u_x", "u u_x", "u^2 u_x", "u_xx", "u u_xx", "1", "u"]
+SEVEN = ["1", "u", "u_x", "u u_x", "u^2 u_x", "u_xx", "u u_xx"]
+SEVEN_TERMS = {"u_x": 2, "u_xx": 1, "rhs": 1}
+
+
+def _vec(**named):
+    """Coefficients over SEVEN from ``name=value`` (spaces/^ as in the names)."""
+    out = np.zeros(len(SEVEN))
+    for key, value in named.items():
+        out[SEVEN.index(key.replace("__", " ").replace("_p", "^"))] = value
+    return out
 
 
 @cache
@@ -34,7 +43,14 @@ def burgers(noise: float = 0.0, **kwargs):
 def clean_fit():
     """Item 15's fit: clean Burgers, 16 windows of 8 x 32, 7 terms, L-BFGS."""
     u, t, x = burgers()
-    return PDEDiscoverer(window=(8, 32), n_windows=16, random_state=0).fit(u, t=t, x=x)
+    return PDEDiscoverer(
+        terms=SEVEN_TERMS,
+        method="mechanistic",
+        threshold=None,
+        window=(8, 32),
+        n_windows=16,
+        random_state=0,
+    ).fit(u, t=t, x=x)
 
 
 def _coef(model, name):
@@ -135,6 +151,7 @@ def test_adam_optimizer_improves_on_a_poor_start():
     u, t, x = burgers()
     model = PDEDiscoverer(
         terms=TWO_TERMS,
+        method="mechanistic",
         n_windows=8,
         init="zeros",
         optimizer="adam",
@@ -172,14 +189,14 @@ def test_simulate_with_the_true_coefficients_matches_the_generator():
 
 def test_equations_and_print(capsys):
     u, t, x = burgers()
-    model = PDEDiscoverer(max_iter=0).fit(u, t=t, x=x)
-    model.coef_ = np.array([0.0, -1.0, 0.0, 0.1, 0.0, 0.0, 0.0])
+    model = PDEDiscoverer(terms=SEVEN_TERMS, max_iter=0).fit(u, t=t, x=x)
+    model.coef_ = _vec(u__u_x=-1.0, u_xx=0.1)
     assert model.equations() == ["u_t = -1.000 u u_x + 0.100 u_xx"]
-    model.coef_ = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 2.5, -0.25])
+    model.coef_ = np.array([2.5, -0.25, 0.0, 0.0, 0.0, 0.0, 0.0])
     assert model.equations(precision=2) == ["u_t = 2.50 - 0.25 u"]
     model.coef_ = np.zeros(7)
     assert model.equations() == ["u_t = 0"]
-    model.coef_ = np.array([0.0, -1.0, 0.0, 0.1, 0.0, 0.0, 0.0])
+    model.coef_ = _vec(u__u_x=-1.0, u_xx=0.1)
     model.print(precision=1)
     assert capsys.readouterr().out == "u_t = -1.0 u u_x + 0.1 u_xx\n"
     np.testing.assert_array_equal(model.get_feature_names_out(), SEVEN)
@@ -190,7 +207,7 @@ def test_custom_library_names():
     model = PDEDiscoverer(terms={"u_xx": [0, 2], "rhs": [0, 3]}, max_iter=0).fit(
         u, t=t, x=x
     )
-    assert list(model.feature_names_) == ["u_xx", "u^2 u_xx", "1", "u^3"]
+    assert list(model.feature_names_) == ["1", "u^3", "u_xx", "u^2 u_xx"]
 
 
 def test_seeded_windows_are_deterministic():
@@ -329,3 +346,164 @@ def test_multigrid_solver_option_gives_the_same_fit():
     mg = PDEDiscoverer(solver="multigrid", mg_levels=2, random_state=0, **params)
     mg.fit(u, t=t, x=x)
     np.testing.assert_allclose(mg.coef_, direct.coef_, rtol=1e-3)
+
+
+# ------------------------------------- weak form, higher orders, new score
+from skres.datasets import (  # noqa: E402
+    make_fisher_kpp,
+    make_heat_source,
+    make_kdv,
+    make_kuramoto_sivashinsky,
+)
+
+CASES = {
+    "kdv": (make_kdv, {"u u_x": -6.0, "u_xxx": -1.0}),
+    "ks": (make_kuramoto_sivashinsky, {"u u_x": -1.0, "u_xx": -1.0, "u_xxxx": -1.0}),
+    "fisher": (make_fisher_kpp, {"u_xx": 0.1, "u": 1.0, "u^2": -1.0}),
+    "heat": (make_heat_source, {"u_xx": 0.2, "u": -0.5, "1": 0.3}),
+    "burgers": (make_burgers, {"u u_x": -1.0, "u_xx": 0.1}),
+}
+
+
+def _check_discovery(name, noise, rtol, seed=3):
+    gen, truth = CASES[name]
+    u, t, x = gen(noise=noise, random_state=seed)
+    model = PDEDiscoverer().fit(u, t=t, x=x)  # default 10-term library
+    found = set(model.feature_names_[model.support_])
+    assert found == set(truth), model.equations(4)
+    for term, value in truth.items():
+        assert abs(_coef(model, term) / value - 1.0) < rtol, model.equations(4)
+    assert "0.000" not in model.equations()[0]  # only selected terms printed
+    return model
+
+
+@pytest.mark.parametrize("name", ["kdv", "ks", "fisher", "heat", "burgers"])
+def test_weak_form_clean_exact_support_within_3_percent(name):
+    _check_discovery(name, 0.0, 0.03)
+
+
+@pytest.mark.parametrize(
+    ("name", "noise", "rtol"),
+    [
+        ("kdv", 0.01, 0.10),
+        ("ks", 0.01, 0.10),
+        ("burgers", 0.01, 0.03),
+        ("burgers", 0.05, 0.10),
+        ("fisher", 0.05, 0.10),
+        ("heat", 0.05, 0.10),
+    ],
+)
+def test_weak_form_noise(name, noise, rtol):
+    _check_discovery(name, noise, rtol)
+
+
+def test_score_separates_a_wrong_library():
+    """KdV without u_xxx: held-out forward-simulation R^2 far below the right one."""
+    u, t, x = make_kdv()
+    right = PDEDiscoverer().fit(u[:60], t=t[:60], x=x)
+    wrong = PDEDiscoverer(terms={"rhs": 2, "u_x": 2, "u_xx": 1}).fit(
+        u[:60], t=t[:60], x=x
+    )
+    held_t, held_u = t[59:], u[59:]
+    good = right.score(held_u, t=held_t, x=x)
+    bad = wrong.score(held_u, t=held_t, x=x)
+    assert good > 0.99  # measured 1.000
+    assert bad < 0.9  # measured 0.77 (the R^2 of u_t would be about 0.98)
+    assert np.isfinite(bad)
+
+
+def test_missing_coordinates_warn_unit_spacing():
+    u, t, x = burgers()
+    with pytest.warns(UserWarning, match="x= not given: unit grid spacing"):
+        PDEDiscoverer(terms=TWO_TERMS).fit(u, t=t)
+    with pytest.warns(UserWarning, match="t= and x= not given"):
+        PDEDiscoverer(terms=TWO_TERMS).fit(u)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        PDEDiscoverer(terms=TWO_TERMS).fit(u, t=t, x=x)
+
+
+def test_mechanistic_refinement_with_a_third_order_term():
+    """u_xxx enters the solver's right-hand side frozen at the reference field."""
+    u, t, x = make_kdv(n_times=41)
+    model = PDEDiscoverer(
+        terms={"u_x": [1], "u_xxx": [0]},
+        method="mechanistic",
+        n_windows=6,
+        max_iter=5,
+        random_state=0,
+    ).fit(u, t=t, x=x)
+    assert model.solver_used_
+    np.testing.assert_allclose(model.coef_, [-6.0, -1.0], rtol=0.05)
+
+
+# ------------------------------------------- several fields, 2-D grids
+@cache
+def _spiral(noise):
+    from skres.datasets import make_reaction_diffusion
+
+    u, v, t, x, y = make_reaction_diffusion(
+        n_points=32, n_times=31, noise=noise, random_state=4
+    )
+    return np.stack([u, v], -1), t, x, y
+
+
+LAMBDA_OMEGA = [
+    {"u": 1, "u^3": -1, "u v^2": -1, "u^2 v": 1, "v^3": 1, "u_xx": 0.1, "u_yy": 0.1},
+    {"v": 1, "u^3": -1, "u v^2": -1, "u^2 v": -1, "v^3": -1, "v_xx": 0.1, "v_yy": 0.1},
+]
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.01])
+def test_lambda_omega_two_fields_2d(noise):
+    F, t, x, y = _spiral(noise)
+    model = PDEDiscoverer(weak_support=(6, 6)).fit(F, t=t, x=(x, y))
+    assert model.coef_.shape == (2, len(model.feature_names_))
+    for row, truth in zip(model.coef_, LAMBDA_OMEGA, strict=True):
+        names = model.feature_names_
+        assert set(names[row != 0]) == set(truth), model.equations(3)
+        if noise == 0:
+            for term, value in truth.items():
+                got = row[list(names).index(term)]
+                assert abs(got / value - 1) < 0.05, model.equations(3)
+    assert model.equations()[0].startswith("u_t = ")
+    with pytest.raises(ValueError, match="several fields"):
+        model.predict(F[:, :, 0])
+    # held-out forward simulation of the discovered pair (periodic, spectral)
+    sim = model.simulate(F[20], t[20:])
+    assert sim.shape == F[20:].shape
+    assert np.max(np.abs(sim - F[20:])) < (0.01 if noise == 0 else 0.1)
+    assert model.score(F[20:], t=t[20:]) > (0.999 if noise == 0 else 0.98)
+    with pytest.raises(ValueError, match="u0 must have shape"):
+        model.simulate(F[0, ..., 0], t)
+
+
+def test_navier_stokes_vorticity_2d_small():
+    from skres.datasets import make_navier_stokes_vorticity
+
+    w, u, v, t, x, y = make_navier_stokes_vorticity(n_points=32, n_times=21)
+    model = PDEDiscoverer(
+        terms={"degree": 2, "derivative_fields": [0]}, field_names=["w", "u", "v"]
+    ).fit(np.stack([w, u, v], -1), t=t, x=(x, y))
+    row = model.coef_[0]
+    truth = {"u w_x": -1.0, "v w_y": -1.0, "w_xx": 0.05, "w_yy": 0.05}
+    names = list(model.feature_names_)
+    assert set(model.feature_names_[row != 0]) == set(truth), model.equations(4)
+    for term, value in truth.items():
+        assert abs(row[names.index(term)] / value - 1) < 0.05
+
+
+def test_fields_bad_inputs():
+    F, t, x, y = _spiral(0.0)
+    with pytest.raises(ValueError, match="mechanistic"):
+        PDEDiscoverer(method="mechanistic").fit(F, t=t, x=(x, y))
+    with pytest.raises(ValueError, match=r"x=\(x, y\)"):
+        PDEDiscoverer().fit(F, t=t, x=x)
+    with pytest.raises(ValueError, match="field_names"):
+        PDEDiscoverer(field_names=["a"]).fit(F, t=t, x=(x, y))
+    with pytest.raises(ValueError, match="terms"):
+        PDEDiscoverer(terms={"u_x": 1}).fit(F, t=t, x=(x, y))
+    bad = F.copy()
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        PDEDiscoverer().fit(bad, t=t, x=(x, y))

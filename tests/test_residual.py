@@ -367,3 +367,33 @@ def test_units_sum_to_full_clip_model_image_features():
     features = model.get_image_features(pixel_values=images)
     features = getattr(features, "pooler_output", features).detach().numpy()
     assert np.abs(units.sum(axis=1) - features).max() <= 1e-5
+
+
+def test_unit_chunked_pca_does_not_depend_on_the_chunk_size(monkeypatch):
+    import skres.interpretability.residual as residual
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((90, 7, 12)) * rng.uniform(0.5, 3.0, (1, 7, 12))
+    y = rng.integers(0, 3, 90)
+    params = {"max_epochs": 1, "device": "cpu", "dtype": "float64", "random_state": 0}
+    whole = ResiDualAligner(**params, variance_threshold=0.9).fit(X, y)
+    monkeypatch.setattr(residual, "_PCA_CHUNK_BYTES", 1)  # one unit, one row a chunk
+    tiny = ResiDualAligner(**params, variance_threshold=0.9).fit(X, y)
+    np.testing.assert_array_equal(whole.n_components_, tiny.n_components_)
+    np.testing.assert_allclose(whole.means_, tiny.means_, atol=1e-12)
+    np.testing.assert_allclose(
+        whole.explained_variance_ratio_, tiny.explained_variance_ratio_, atol=1e-12
+    )
+    for a, b, k in zip(
+        whole.components_, tiny.components_, tiny.n_components_, strict=True
+    ):
+        # same directions up to the sign of each kept component; zero padding after
+        np.testing.assert_allclose(np.abs(a[:k] @ b[:k].T), np.eye(k), atol=1e-8)
+        assert not a[k:].any() and not b[k:].any()
+    # against a direct float64 eigendecomposition of one unit's covariance
+    centred = X[:, 4] - X[:, 4].mean(axis=0)
+    w = np.linalg.eigvalsh(centred.T @ centred)[::-1]
+    k = tiny.n_components_[4]
+    np.testing.assert_allclose(
+        tiny.explained_variance_ratio_[4, :k], (w / w.sum())[:k], rtol=1e-10
+    )

@@ -181,3 +181,44 @@ def test_tensor_input_and_device():
     X, D, S = planted(0)
     result = somp(torch.tensor(X, requires_grad=True), torch.tensor(D), 5)
     assert set(result.support[0]) == set(S)
+
+
+# --- bounded memory: problems pursued in chunks (issue 23) ----------------------------
+@settings(max_examples=10, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n_problems=st.integers(1, 7),
+    k=st.integers(1, 6),
+    center=st.booleans(),
+)
+def test_chunked_equals_one_batch(seed, n_problems, k, center):
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((300, 16))
+    D[rng.choice(300, 5, replace=False)] *= 4.0  # unequal norms
+    X = rng.standard_normal((n_problems, 12, 3)) @ D[rng.choice(300, 3)]
+    X += 0.1 * rng.standard_normal(X.shape)
+    one = somp(X, D, k, center=center, working_memory=1024)
+    tiny = somp(X, D, k, center=center, working_memory=1e-6)  # one problem a chunk
+    np.testing.assert_array_equal(one.support, tiny.support)
+    for name in ("explained_variance_ratio", "coef", "atom_weights", "mean"):
+        np.testing.assert_allclose(
+            getattr(one, name), getattr(tiny, name), rtol=1e-9, atol=1e-12
+        )
+
+
+def test_chunk_size_follows_the_budget_and_sklearn_config():
+    import sklearn
+
+    from skres.solvers.pursuit import _problems_per_chunk
+
+    per_problem = 8 * ((3 * 32 + 50 + 6) * 49_152 + 32 * 50) + 49_152
+    assert _problems_per_chunk(32, 50, 49_152, 1024, 270) == 2**30 // per_problem
+    assert _problems_per_chunk(32, 50, 49_152, 1e-3, 270) == 1
+    assert _problems_per_chunk(32, 50, 100, 1024, 270) == 270
+    with sklearn.config_context(working_memory=64):
+        assert _problems_per_chunk(32, 50, 49_152, None, 270) == (
+            64 * 2**20 // per_problem
+        )
+    for bad in (0, -1.0, "1", True, float("nan")):
+        with pytest.raises(ValueError, match="working_memory"):
+            somp(np.ones((2, 3, 3)), np.eye(3), 1, working_memory=bad)

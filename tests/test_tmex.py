@@ -532,6 +532,63 @@ def test_exact_small_contamination_is_detected(eps):
     assert exact.n_violations_ == 0 and exact.degenerate_.sum() == 12
 
 
+# --- KCI at scale: memory estimate and random Fourier features (issue 23) -------------
+def test_kci_memory_estimate_guards_the_exact_test():
+    from skres.causal._ci_tests import _kci_memory_mib, kci
+
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((300, 2))
+    Y = Z[:, :1] + 0.5 * rng.standard_normal((300, 1))
+    blocks = [np.array([0])]
+    assert _kci_memory_mib(2000, 3) == pytest.approx(8 * 2000**2 * 27 / 2**20)
+    with pytest.raises(ValueError, match="exact KCI needs about"):
+        kci(Y, Z, blocks, np.arange(2), method="exact", max_memory=1.0)
+    with pytest.warns(UserWarning, match="random Fourier feature approximation"):
+        auto = kci(
+            Y, Z, blocks, np.arange(2), max_memory=1.0, rng=np.random.default_rng(3)
+        )
+    rff = kci(Y, Z, blocks, np.arange(2), method="rff", rng=np.random.default_rng(3))
+    for a, b in zip(auto, rff, strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="method must be"):
+        kci(Y, Z, blocks, np.arange(2), method="nystrom")
+
+
+def test_kci_rff_detects_nonlinear_dependence_and_is_seeded():
+    rng = np.random.default_rng(1)
+    Z = rng.standard_normal((1500, 2))
+    Y = (Z[:, 0] + Z[:, 1] ** 2 + 0.1 * rng.standard_normal(1500))[:, None]
+    params = {"expected": np.array([[1, 0]]), "ci_test": "kci", "kci_method": "rff"}
+    a = TMEXScorer(**params, random_state=0).fit(Y, Z)
+    b = TMEXScorer(**params, random_state=0).fit(Y, Z)
+    np.testing.assert_array_equal(a.pvalues_, b.pvalues_)
+    assert a.pvalues_[0, 1] < 1e-3 and a.pvalues_[0, 0] < 1e-3
+    with pytest.raises(ValueError, match="kci_method"):
+        TMEXScorer(ci_test="kci", kci_method="fast").fit(Y, Z)
+
+
+def test_kci_rff_null_is_roughly_calibrated_and_agrees_with_exact():
+    rejections = 0
+    for seed in range(10):
+        Z_hat, Z, _ = make_measurement_model(
+            1000, 3, setting="identity", noise=0.5, random_state=seed
+        )
+        t = TMEXScorer(ci_test="kci", kci_method="rff", random_state=seed)
+        t.fit(Z_hat, Z)
+        assert np.all(np.diag(t.adjacency_) == 1)
+        rejections += t.n_violations_
+    assert rejections <= 8  # 60 null tests at 5%: 3 expected
+    # p-values of the approximation track the exact test on the same data
+    Z_hat, Z, _ = make_measurement_model(
+        400, 3, setting="identity", noise=0.5, random_state=0
+    )
+    exact = TMEXScorer(ci_test="kci", kci_method="exact").fit(Z_hat, Z)
+    rff = TMEXScorer(ci_test="kci", kci_method="rff", random_state=0).fit(Z_hat, Z)
+    np.testing.assert_array_equal(
+        exact.adjacency_.diagonal(), rff.adjacency_.diagonal()
+    )
+
+
 @pytest.mark.parametrize(
     "params",
     [

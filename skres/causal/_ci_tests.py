@@ -15,7 +15,8 @@ residuals are degenerate (p-value set to 1, see :func:`_degenerate_guard`).
   sample splitting, as called by the paper's code.
 - :func:`kci` is the kernel conditional-independence test of Zhang et al. (2011)
   with Gaussian kernels, the median bandwidth heuristic and the gamma
-  approximation of the null.
+  approximation of the null; exact (``O(n^3)``, ``O(n^2)`` memory, checked against a
+  budget before allocating) or with random Fourier features (``O(n)``).
 """
 
 from __future__ import annotations
@@ -438,6 +439,83 @@ def _eig_features(K: np.ndarray, thresh: float = 1e-5) -> np.ndarray:
     return V[:, keep] * np.sqrt(w[keep])
 
 
+def _kci_memory_mib(n: int, n_blocks: int) -> float:
+    """Peak memory of the exact KCI in MiB: about ``n_blocks + 24`` float64 ``n x n``
+    arrays (one centred Gram matrix per block, the latent's Gram matrices, the ridge
+    operator, the projected kernels, their eigenvectors and LAPACK workspace);
+    measured 858 MB at n = 2000 with 3 blocks."""
+    return 8.0 * n * n * (n_blocks + 24) / 2**20
+
+
+def kci(
+    Y: np.ndarray,
+    Z: np.ndarray,
+    blocks: Blocks,
+    test_latents: np.ndarray,
+    *,
+    epsilon: float = 1e-3,
+    tol: float = 1e-12,
+    method: str = "auto",
+    max_memory: float = 2048.0,
+    n_features: tuple[int, int] = (25, 100),
+    rng: np.random.Generator | None = None,
+    n_jobs: int | None = None,
+    verbose: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kernel conditional-independence test (Zhang, Peters, Janzing, Schoelkopf 2011).
+
+    Data are standardised; ``K_x`` is a Gaussian kernel on ``(Z_j, Z_{-j}/2)``,
+    ``K_y`` on the block and ``K_z`` on ``Z_{-j}``, all centred, with bandwidths
+    from the median heuristic. With ``R_z = eps (K_z + eps I)^-1`` the statistic is
+    ``tr(R_z K_x R_z R_z K_y R_z)``; its null is approximated by a gamma law with
+    the mean and variance of the weighted chi-square mixture given by the
+    eigen-decompositions. Costs ``O(n^3)`` time and ``O(n^2)`` memory per pair.
+
+    ``method="rff"`` replaces every kernel by random Fourier features of the same
+    Gaussian kernels (``n_features = (D, D_z)``: ``D`` for ``x`` and the block,
+    ``D_z`` for the conditioning set), in the manner of the randomised CIT of
+    Strobl, Zhang & Visweswaran (2019): ``R_z`` becomes the ridge residual on the
+    conditioning features (same ``epsilon``), the statistic
+    ``||Phi_x~^T Phi_y~||_F^2`` and the gamma null takes its moments from the
+    ``D^2`` products of residual features: ``O(n D_z^2)`` time, ``O(n D_z)``
+    memory. ``"auto"`` runs the exact test when its memory estimate is within
+    ``max_memory`` MiB, the approximation otherwise (with a warning). The exact
+    test runs the tested latents in ``n_jobs`` joblib workers (deterministic:
+    results do not depend on ``n_jobs``); the approximation is serial.
+
+    Returns
+    -------
+    pvalues, statistics, degenerate : ndarray of shape (n_blocks, n_tested)
+
+    Raises
+    ------
+    ValueError
+        ``method="exact"`` when the estimate exceeds ``max_memory``.
+    """
+    n = Z.shape[0]
+    need = _kci_memory_mib(n, len(blocks))
+    if method not in ("auto", "exact", "rff"):
+        raise ValueError(f"method must be 'auto', 'exact' or 'rff'; got {method!r}.")
+    if method == "exact" and need > max_memory:
+        raise ValueError(
+            f"the exact KCI needs about {need:.0f} MiB at n_samples={n} (more than "
+            f"max_memory={max_memory:.0f} MiB); use the random-feature approximation "
+            "(kci_method='rff') or raise the budget."
+        )
+    if method == "auto" and need > max_memory:
+        warnings.warn(
+            f"the exact KCI would need about {need:.0f} MiB at n_samples={n} (budget "
+            f"{max_memory:.0f} MiB): using the random Fourier feature approximation "
+            "(kci_method='rff'); pass kci_method='exact' to insist.",
+            UserWarning,
+            stacklevel=3,
+        )
+        method = "rff"
+    if method == "rff":
+        return _kci_rff(Y, Z, blocks, test_latents, epsilon, tol, n_features, rng)
+    return _kci_exact(Y, Z, blocks, test_latents, epsilon, tol, n_jobs, verbose)
+
+
 def _kci_column(
     Ys: np.ndarray,
     Zs: np.ndarray,
@@ -468,42 +546,23 @@ def _kci_column(
             continue
         stat = float(np.sum(KxR * KyR))
         phi_y = _eig_features(KyR)
-        uu = (phi_x[:, :, None] * phi_y[:, None, :]).reshape(n, -1)
-        prod = uu @ uu.T if uu.shape[1] > n else uu.T @ uu
-        mean = np.trace(prod)
-        var = 2.0 * np.sum(prod * prod)
-        shape, scale = mean**2 / var, var / mean
-        pvalues[i] = stats.gamma.sf(stat, shape, scale=scale)
+        pvalues[i] = _gamma_null_pvalue(stat, phi_x, phi_y)
         statistics[i] = stat
     return pvalues, statistics, degenerate
 
 
-def kci(
+def _kci_exact(
     Y: np.ndarray,
     Z: np.ndarray,
     blocks: Blocks,
     test_latents: np.ndarray,
-    *,
-    epsilon: float = 1e-3,
-    tol: float = 1e-12,
-    n_jobs: int | None = None,
-    verbose: int = 0,
+    epsilon: float,
+    tol: float,
+    n_jobs: int | None,
+    verbose: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Kernel conditional-independence test (Zhang, Peters, Janzing, Schoelkopf 2011).
-
-    Data are standardised; ``K_x`` is a Gaussian kernel on ``(Z_j, Z_{-j}/2)``,
-    ``K_y`` on the block and ``K_z`` on ``Z_{-j}``, all centred, with bandwidths
-    from the median heuristic. With ``R_z = eps (K_z + eps I)^-1`` the statistic is
-    ``tr(R_z K_x R_z R_z K_y R_z)``; its null is approximated by a gamma law with
-    the mean and variance of the weighted chi-square mixture given by the
-    eigen-decompositions. Costs ``O(n^3)`` per pair. The tested latents run in
-    ``n_jobs`` joblib workers (deterministic: results do not depend on ``n_jobs``).
-
-    Returns
-    -------
-    pvalues, statistics, degenerate : ndarray of shape (n_blocks, n_tested)
-    """
-    n, d = Z.shape
+    """The exact KCI with ``n x n`` Gram matrices (see :func:`kci`)."""
+    n = Z.shape[0]
     Zs, Ys = _standardize(Z), _standardize(Y)
     J = np.asarray(test_latents)
     m = len(blocks)
@@ -512,9 +571,10 @@ def kci(
     degenerate = np.zeros((m, len(J)), dtype=bool)
     if n > 2000:
         warnings.warn(
-            f"ci_test='kci' costs O(n^3) per pair; n_samples={n} will be slow.",
+            f"ci_test='kci' costs O(n^3) per pair; n_samples={n} will be slow "
+            "(kci_method='rff' is the O(n) approximation).",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     Ky = [_gaussian_gram(Ys[:, np.asarray(b)]) for b in blocks]
     const_y = [bool(np.all(Ys[:, np.asarray(b)] == 0)) for b in blocks]
@@ -523,6 +583,112 @@ def kci(
     )
     for col, (p, stat, deg) in enumerate(columns):
         pvalues[:, col], statistics[:, col], degenerate[:, col] = p, stat, deg
+    return pvalues, statistics, degenerate
+
+
+def _gamma_null_pvalue(stat: float, phi_x: np.ndarray, phi_y: np.ndarray) -> float:
+    """Gamma approximation of the weighted chi-square null from feature products.
+
+    With ``u_i = phi_x[i] (x) phi_y[i]`` and ``P = sum_i u_i u_i^T``, the null has mean
+    ``tr P = sum_i |phi_x[i]|^2 |phi_y[i]|^2`` and variance
+    ``2 |P|_F^2 = 2 sum_{i,j} (phi_x[i].phi_x[j])^2 (phi_y[i].phi_y[j])^2``; the
+    cheaper of the two exact forms is used (``D_x^2 D_y^2`` products against row
+    blocks of the two Gram matrices).
+    """
+    n, dx = phi_x.shape
+    dy = phi_y.shape[1]
+    mean = float(np.sum(np.sum(phi_x**2, axis=1) * np.sum(phi_y**2, axis=1)))
+    if n * (dx + dy) < (dx * dy) ** 2:
+        step = max(1, 2**22 // n)
+        frob2 = 0.0
+        for start in range(0, n, step):
+            gx = phi_x[start : start + step] @ phi_x.T
+            gy = phi_y[start : start + step] @ phi_y.T
+            frob2 += float(np.sum((gx * gy) ** 2))
+    else:
+        uu = (phi_x[:, :, None] * phi_y[:, None, :]).reshape(n, -1)
+        frob2 = float(np.sum((uu.T @ uu) ** 2))
+    var = 2.0 * frob2
+    if not (mean > 0 and var > 0):
+        return 1.0
+    shape, scale = mean**2 / var, var / mean
+    return float(stats.gamma.sf(stat, shape, scale=scale))
+
+
+def _median_width(A: np.ndarray, rng: np.random.Generator, m: int = 1000) -> float:
+    """Median pairwise distance of (at most ``m`` random) rows of ``A``."""
+    if len(A) > m:
+        A = A[rng.choice(len(A), m, replace=False)]
+    sq = np.sum(A**2, axis=1)
+    D2 = np.maximum(sq[:, None] + sq[None, :] - 2 * A @ A.T, 0.0)
+    med = float(np.median(D2[np.triu_indices_from(D2, k=1)]))
+    return float(np.sqrt(med)) if med > 0 else 1.0
+
+
+def _fourier_features(
+    A: np.ndarray, n_features: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Centred random Fourier features of the median-bandwidth Gaussian kernel.
+
+    ``sqrt(2 / D) cos(A W / sigma + b)`` with ``W ~ N(0, I)``, ``b ~ U(0, 2 pi)``:
+    their inner products approximate ``exp(-|a - a'|^2 / (2 sigma^2))``, the kernel
+    of the exact test (bandwidth ``sigma^2`` = the median squared distance).
+    """
+    width = _median_width(A, rng)
+    W = rng.standard_normal((A.shape[1], n_features)) / width
+    b = rng.uniform(0.0, 2.0 * np.pi, n_features)
+    F = np.sqrt(2.0 / n_features) * np.cos(A @ W + b)
+    return F - F.mean(axis=0)
+
+
+def _ridge_residual(F: np.ndarray, Fz: np.ndarray | None, factor: Any) -> np.ndarray:
+    """``R_z F = eps (Phi_z Phi_z^T + eps I)^-1 F``: the ridge residual of ``F`` on
+    the conditioning features (push-through identity; ``F`` itself without any)."""
+    if Fz is None:
+        return F
+    return F - Fz @ linalg.cho_solve(factor, Fz.T @ F)
+
+
+def _kci_rff(
+    Y: np.ndarray,
+    Z: np.ndarray,
+    blocks: Blocks,
+    test_latents: np.ndarray,
+    epsilon: float,
+    tol: float,
+    n_features: tuple[int, int],
+    rng: np.random.Generator | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """KCI with random Fourier features (see :func:`kci`)."""
+    rng = np.random.default_rng() if rng is None else rng
+    n_f, n_fz = (int(v) for v in n_features)
+    n, d = Z.shape
+    Zs, Ys = _standardize(Z), _standardize(Y)
+    J = np.asarray(test_latents)
+    m = len(blocks)
+    pvalues = np.ones((m, len(J)))
+    statistics = np.zeros((m, len(J)))
+    degenerate = np.zeros((m, len(J)), dtype=bool)
+    Fy = [_fourier_features(Ys[:, np.asarray(b)], n_f, rng) for b in blocks]
+    const_y = [bool(np.all(Ys[:, np.asarray(b)] == 0)) for b in blocks]
+    for col, j in enumerate(J):
+        cond = Zs[:, _others(d, j)]
+        Fx = _fourier_features(np.column_stack([Zs[:, j], cond / 2]), n_f, rng)
+        Fz = _fourier_features(cond, n_fz, rng) if cond.shape[1] else None
+        factor = (
+            None
+            if Fz is None
+            else linalg.cho_factor(Fz.T @ Fz + epsilon * np.eye(n_fz))
+        )
+        Rx = _ridge_residual(Fx, Fz, factor)
+        for i in range(m):
+            Ry = _ridge_residual(Fy[i], Fz, factor)
+            if const_y[i] or np.sum(Ry**2) <= tol * max(np.sum(Fy[i] ** 2), 1e-300):
+                degenerate[i, col] = True
+                continue
+            stat = float(np.sum((Rx.T @ Ry) ** 2))
+            pvalues[i, col] = _gamma_null_pvalue(stat, Rx, Ry)
+            statistics[i, col] = stat
     return pvalues, statistics, degenerate
 
 

@@ -100,6 +100,15 @@ class TMEXScorer(BaseEstimator):
         Fraction of samples in the test half of each ``"pcm"`` split.
     kci_epsilon : float, default=1e-3
         Ridge of the kernel regression on the conditioning set in ``"kci"``.
+    kci_method : {"auto", "exact", "rff"}, default="auto"
+        ``"exact"``: the KCI with ``n x n`` Gram matrices (``O(n^3)`` time,
+        about ``8 n^2 (n_blocks + 24)`` bytes, checked before allocating: a larger
+        estimate than 2 GiB raises). ``"rff"``: random Fourier features of the same
+        kernels (``O(n)``, seeded by ``random_state``; calibrated on conditional
+        nulls whose dependence on ``Z_{-j}`` the features capture, but it can
+        over-reject strongly nonlinear ones at large ``n``). ``"auto"``: exact
+        while the estimate fits 2 GiB (about ``n <= 2700``), else ``"rff"`` with a
+        warning.
     degenerate_tol : float, default=1e-24
         A pair whose residual sum of squares (block on ``Z_{-j}``, or ``Z_j`` on
         ``Z_{-j}``) is at most ``degenerate_tol`` times the total sum of squares
@@ -110,10 +119,11 @@ class TMEXScorer(BaseEstimator):
         ``Z_hat_0 = Z_0 + 1e-7 Z_3``) is tested, and detected. Without this guard
         the p-value of an exact identity is decided by floating-point round-off.
     random_state : int, RandomState instance or None, default=None
-        Seeds the sample splits of ``"pcm"`` and the multiplier bootstrap of
-        ``gcm_type="max"`` (the only randomness).
+        Seeds the sample splits of ``"pcm"``, the multiplier bootstrap of
+        ``gcm_type="max"`` and the random features of ``kci_method="rff"`` (the
+        only randomness).
     n_jobs : int or None, default=None
-        Parallel joblib workers over the tested latents for ``ci_test="kci"``,
+        Parallel joblib workers over the tested latents for ``ci_test="kci"`` (exact),
         ``"pcm"`` and ``"gcm"`` with a regressor estimator (the closed-form linear
         GCM runs in one pass). ``None`` means 1 unless in a joblib context; -1 uses
         all processors. Results do not depend on ``n_jobs``.
@@ -205,6 +215,7 @@ class TMEXScorer(BaseEstimator):
         "pcm_rep": [Interval(Integral, 1, None, closed="left")],
         "pcm_test_split": [Interval(Real, 0, 1, closed="neither")],
         "kci_epsilon": [Interval(Real, 0, None, closed="neither")],
+        "kci_method": [StrOptions({"auto", "exact", "rff"})],
         "degenerate_tol": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
@@ -226,6 +237,7 @@ class TMEXScorer(BaseEstimator):
         pcm_rep: int = 9,
         pcm_test_split: float = 0.5,
         kci_epsilon: float = 1e-3,
+        kci_method: str = "auto",
         degenerate_tol: float = 1e-24,
         random_state: Any = None,
         n_jobs: int | None = None,
@@ -243,6 +255,7 @@ class TMEXScorer(BaseEstimator):
         self.pcm_rep = pcm_rep
         self.pcm_test_split = pcm_test_split
         self.kci_epsilon = kci_epsilon
+        self.kci_method = kci_method
         self.degenerate_tol = degenerate_tol
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -262,7 +275,8 @@ class TMEXScorer(BaseEstimator):
         return tags
 
     def __skres_tags__(self) -> SkresTags:
-        return SkresTags(stochastic=self.ci_test == "pcm")
+        rff = self.ci_test == "kci" and self.kci_method == "rff"
+        return SkresTags(stochastic=self.ci_test == "pcm" or rff)
 
     def _resolve_blocks(self, n_features: int) -> list[np.ndarray]:
         if self.blocks is None:
@@ -346,7 +360,7 @@ class TMEXScorer(BaseEstimator):
                 "ci_test='pcm' tests one-column blocks only (as in the reference); "
                 "use ci_test='gcm' for multi-column blocks."
             )
-        if self.ci_test == "pcm" or (self.gcm_type == "max" and multi):
+        if self.ci_test in ("pcm", "kci") or (self.gcm_type == "max" and multi):
             rs = self.random_state
             if rs is None:
                 rng = np.random.default_rng()
@@ -378,6 +392,8 @@ class TMEXScorer(BaseEstimator):
                 self.test_latents_,
                 epsilon=self.kci_epsilon,
                 tol=tol,
+                method=self.kci_method,
+                rng=rng,
                 n_jobs=self.n_jobs,
                 verbose=self.verbose,
             )

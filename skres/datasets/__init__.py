@@ -13,6 +13,13 @@ from ._measurement import (
 )
 from ._ode import make_lorenz
 from ._pde import make_advection_diffusion, make_burgers, make_reaction_diffusion
+from ._pde_spectral import (
+    make_fisher_kpp,
+    make_heat_source,
+    make_kdv,
+    make_kuramoto_sivashinsky,
+    make_navier_stokes_vorticity,
+)
 from ._ppci import make_causal_digits, make_visible_treatment
 from ._residual import make_residual_units
 from ._sem import generalized_normal_psi, make_shifted_sem
@@ -31,7 +38,12 @@ __all__ = [
     "make_embedding_trial",
     "make_leaky_gaussian_trial",
     "make_linear_gaussian_scm",
+    "make_fisher_kpp",
+    "make_heat_source",
+    "make_kdv",
+    "make_kuramoto_sivashinsky",
     "make_lorenz",
+    "make_navier_stokes_vorticity",
     "make_measurement_model",
     "make_paradox_trial",
     "make_planted_heads",

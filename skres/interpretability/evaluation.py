@@ -253,6 +253,44 @@ def _last_token_probabilities(
     return torch.softmax(logits.double(), dim=-1)
 
 
+def _condition_scales(
+    head_index: np.ndarray, conditions: Sequence[tuple[Any, float]]
+) -> tuple[list[np.ndarray], list[int], torch.Tensor]:
+    """Head sets, the edited layers and per-condition head scales.
+
+    ``scales[c, slot, head]`` is 1 except for the edited heads; row 0 is the
+    unedited model, row ``c`` condition ``c - 1``.
+    """
+    head_sets = [np.asarray(chosen, dtype=np.int64).ravel() for chosen, _ in conditions]
+    alphas_arr = np.asarray([float(alpha) for _, alpha in conditions])
+    if not np.all(np.isfinite(alphas_arr)):
+        raise ValueError("every alpha must be finite.")
+    for chosen in head_sets:
+        if chosen.size and (chosen.min() < 0 or chosen.max() >= len(head_index)):
+            raise ValueError(
+                f"head sets must index head_index, in [0, {len(head_index)})."
+            )
+    layers = sorted({int(head_index[h, 0]) for s in head_sets for h in s})
+    slot = {layer: i for i, layer in enumerate(layers)}
+    n_heads = int(head_index[:, 1].max()) + 1
+    scales = torch.ones(len(conditions) + 1, max(len(layers), 1), n_heads)
+    for c, chosen in enumerate(head_sets, start=1):
+        rows = head_index[chosen]
+        scales[c, [slot[int(v)] for v in rows[:, 0]], rows[:, 1]] = float(
+            alphas_arr[c - 1]
+        )
+    return head_sets, layers, scales
+
+
+def _answer_table(tokenizer: Any, answers: list[str]) -> torch.Tensor:
+    """Accepted first-token ids per prompt, padded with -1: (n_prompts, width)."""
+    expected = [_answer_ids(tokenizer, a) for a in answers]
+    table = torch.full((len(answers), max(map(len, expected))), -1, dtype=torch.long)
+    for i, ids in enumerate(expected):
+        table[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+    return table
+
+
 def evaluate_head_sets(
     model: Any,
     tokenizer: Any,
@@ -299,33 +337,12 @@ def evaluate_head_sets(
         np.unique(np.asarray(tensor_to_numpy(concept_ids), dtype=np.int64))
     )
     head_index = np.asarray(head_index, dtype=np.int64)
-    head_sets = [np.asarray(chosen, dtype=np.int64).ravel() for chosen, _ in conditions]
-    alphas_arr = np.asarray([float(alpha) for _, alpha in conditions])
-    if not np.all(np.isfinite(alphas_arr)):
-        raise ValueError("every alpha must be finite.")
-    for chosen in head_sets:
-        if chosen.size and (chosen.min() < 0 or chosen.max() >= len(head_index)):
-            raise ValueError(
-                f"head sets must index head_index, in [0, {len(head_index)})."
-            )
-    layers = sorted({int(head_index[h, 0]) for s in head_sets for h in s})
-    slot = {layer: i for i, layer in enumerate(layers)}
-    n_heads = int(head_index[:, 1].max()) + 1
-    # scales[c, slot, head]: 1 except the edited heads; row 0 = unedited model.
-    scales = torch.ones(len(conditions) + 1, max(len(layers), 1), n_heads)
-    for c, chosen in enumerate(head_sets, start=1):
-        rows = head_index[chosen]
-        scales[c, [slot[int(v)] for v in rows[:, 0]], rows[:, 1]] = float(
-            alphas_arr[c - 1]
-        )
+    head_sets, layers, scales = _condition_scales(head_index, conditions)
 
     prompts = c_prompts + k_prompts
     batch, _ = encode_prompts(tokenizer, prompts)
     n_prompts = len(prompts)
-    expected = [_answer_ids(tokenizer, a) for a in c_answers + k_answers]
-    answers = torch.full((n_prompts, max(map(len, expected))), -1, dtype=torch.long)
-    for i, ids in enumerate(expected):
-        answers[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+    answers = _answer_table(tokenizer, c_answers + k_answers)
 
     n_cond = len(conditions) + 1
     mass = torch.empty(n_cond, n_prompts, dtype=torch.float64)
@@ -462,6 +479,25 @@ class HeadEditEvaluation:
         return records
 
 
+def _head_sets_per_k(
+    ranker: Any, ks: np.ndarray, n_random: int, random_state: Any
+) -> dict[str, Any]:
+    """SOMP, logit-lens and layer-matched random head sets for every k."""
+    ll_scores = getattr(ranker, "logit_lens_scores_", None)
+    if ll_scores is None:
+        raise ValueError("the ranker has no logit_lens_scores_; refit it.")
+    ll_ranking = np.argsort(-ll_scores, kind="stable")
+    heads: dict[str, Any] = {"somp": {}, "logit_lens": {}, "random": {}}
+    seeds = np.random.default_rng(
+        random_state if not isinstance(random_state, np.random.RandomState) else None
+    ).integers(0, 2**31 - 1, size=len(ks))
+    for k, seed in zip(ks.tolist(), seeds, strict=True):
+        heads["somp"][k] = ranker.ranking_[:k]
+        heads["logit_lens"][k] = ll_ranking[:k]
+        heads["random"][k] = ranker.random_control(n_random, k=k, random_state=seed)
+    return heads
+
+
 def evaluate_head_edits(
     model: Any,
     tokenizer: Any,
@@ -549,19 +585,7 @@ def evaluate_head_edits(
     c_prompts, c_answers = _questions(concept_questions, "concept_questions")
     k_prompts, k_answers = _questions(control_questions, "control_questions")
 
-    # Head sets: SOMP, logit lens, random (per k).
-    ll_scores = getattr(ranker, "logit_lens_scores_", None)
-    if ll_scores is None:
-        raise ValueError("the ranker has no logit_lens_scores_; refit it.")
-    ll_ranking = np.argsort(-ll_scores, kind="stable")
-    heads: dict[str, Any] = {"somp": {}, "logit_lens": {}, "random": {}}
-    seeds = np.random.default_rng(
-        random_state if not isinstance(random_state, np.random.RandomState) else None
-    ).integers(0, 2**31 - 1, size=len(ks_arr))
-    for k, seed in zip(ks_arr.tolist(), seeds, strict=True):
-        heads["somp"][k] = ranker.ranking_[:k]
-        heads["logit_lens"][k] = ll_ranking[:k]
-        heads["random"][k] = ranker.random_control(n_random, k=k, random_state=seed)
+    heads = _head_sets_per_k(ranker, ks_arr, n_random, random_state)
 
     conditions: list[tuple[str, int, int, int]] = []  # method, alpha idx, k idx, draw
     head_sets: list[np.ndarray] = []

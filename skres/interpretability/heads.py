@@ -11,6 +11,7 @@ concept in generation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from numbers import Integral
 from typing import Any
 
@@ -423,20 +424,22 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
     def explain(
         self,
         X: Any,
-        head: int,
+        head: int | Sequence[int],
         *,
         dictionary: Any = None,
         tokenizer: Any = None,
         n_tokens: int = 5,
     ) -> list[Any]:
-        """The tokens that best explain one head: SOMP on the whole dictionary.
+        """The tokens that best explain a head: SOMP on the whole dictionary.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_heads, d_model)
             The writes the ranker was fitted on (or new ones).
-        head : int
-            Column of ``X``.
+        head : int or sequence of int
+            Column of ``X``, or several columns (pursued together, in batches of
+            heads that fit scikit-learn's ``working_memory``; see
+            :func:`skres.solvers.somp`).
         dictionary : array-like, default=None
             Overrides the constructor's dictionary (the full unembedding).
         tokenizer : transformers tokenizer, default=None
@@ -447,27 +450,35 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
         Returns
         -------
         list of int or str
-            Token ids (or decoded tokens), in selection order.
+            Token ids (or decoded tokens), in selection order; one such list per
+            head when ``head`` is a sequence.
         """
         check_is_fitted(self)
         X_np = self._validate_heads(X, reset=False)
-        if not 0 <= head < self.n_heads_:
-            raise ValueError(f"head must be in [0, {self.n_heads_}); got {head}.")
+        heads = np.atleast_1d(np.asarray(head))
+        if (
+            heads.ndim != 1
+            or heads.size == 0
+            or not np.issubdtype(heads.dtype, np.integer)
+            or heads.min() < 0
+            or heads.max() >= self.n_heads_
+        ):
+            raise ValueError(
+                f"head must be an integer in [0, {self.n_heads_}) or a non-empty "
+                f"sequence of them; got {head!r}."
+            )
         D = self._resolve_dictionary(
             dictionary if dictionary is not None else self.dictionary, self.n_dims_
         )
-        ids = (
-            somp(
-                X_np[:, head],
-                D,
-                n_tokens,
-                center=self.center,
-                device=self.device_,
-                dtype=self.dtype_,
-            )
-            .support[0]
-            .tolist()
-        )
-        if tokenizer is None:
-            return ids
-        return [tokenizer.decode([i]) for i in ids]
+        data = np.ascontiguousarray(X_np[:, heads].transpose(1, 0, 2))
+        supports = somp(
+            data,
+            D,
+            n_tokens,
+            center=self.center,
+            device=self.device_,
+            dtype=self.dtype_,
+        ).support.tolist()
+        if tokenizer is not None:
+            supports = [[tokenizer.decode([i]) for i in ids] for ids in supports]
+        return supports[0] if np.ndim(head) == 0 else supports

@@ -37,6 +37,9 @@ __all__ = ["ResiDualAligner"]
 _FLOAT_DTYPES = [np.float64, np.float32]
 #: Inference batches hold at most this many (sample, unit, component) coefficients.
 _INFERENCE_ELEMENTS = 2**24
+#: The per-unit PCA works on unit chunks whose float64 temporaries (covariances and
+#: eigenvectors; centred row blocks) each stay under this many bytes.
+_PCA_CHUNK_BYTES = 2**26
 
 
 class ResiDualAligner(
@@ -273,31 +276,62 @@ class ResiDualAligner(
     def _fit_bases(self, X_pca: torch.Tensor) -> None:
         """Per-unit means and principal bases of ``X_pca`` (n, U, d).
 
-        Per-unit covariances are accumulated in float64 over row chunks (no float64
-        copy of the data) and diagonalised in one batched ``eigh``; at most
+        Units are processed in chunks, and each chunk's float64 covariances are
+        accumulated over row chunks and diagonalised there (batched ``eigh``), so the
+        extra memory is the kept bases plus about ``_PCA_CHUNK_BYTES`` twice over,
+        not float64 copies of the data or of every covariance; at most
         ``min(n, d)`` components per unit, as a thin SVD would give.
         """
         n_samples, n_units, n_dims = X_pca.shape
-        chunks = torch.split(X_pca, 1024)
-        means = (
-            torch.stack([chunk.double().sum(dim=0) for chunk in chunks]).sum(dim=0)
-            / n_samples
-        )
-        covariance = torch.zeros(
-            n_units, n_dims, n_dims, dtype=torch.float64, device=X_pca.device
-        )
-        for chunk in chunks:
-            centred = (chunk.double() - means).transpose(0, 1)  # (U, rows, d)
-            covariance += centred.transpose(1, 2) @ centred
-        eigenvalues, eigenvectors = torch.linalg.eigh(covariance)
         n_max = min(n_samples, n_dims)
-        variance = eigenvalues.flip(-1)[:, :n_max].clamp_min(0)
-        basis = eigenvectors.flip(-1)[:, :, :n_max].transpose(1, 2)  # rows = PCs
-        total = variance.sum(dim=1, keepdim=True)
-        ratio = torch.where(
-            total > 0, variance / total.clamp_min(1e-300), torch.zeros_like(variance)
+        units_per_chunk = max(1, _PCA_CHUNK_BYTES // (3 * 8 * n_dims * n_dims))
+        rows_per_chunk = max(
+            1, _PCA_CHUNK_BYTES // (2 * 8 * min(units_per_chunk, n_units) * n_dims)
         )
-        keep = torch.full((basis.shape[0],), n_max, dtype=torch.long)
+        means = torch.zeros(n_units, n_dims, dtype=torch.float64, device=X_pca.device)
+        ratio = torch.zeros(n_units, n_max, dtype=torch.float64)
+        bases = torch.zeros(
+            n_units, n_max, n_dims, dtype=self.dtype_, device=X_pca.device
+        )
+        for u0 in range(0, n_units, units_per_chunk):
+            units = slice(u0, min(u0 + units_per_chunk, n_units))
+            rows = range(0, n_samples, rows_per_chunk)
+            for r0 in rows:
+                block = X_pca[r0 : r0 + rows_per_chunk, units]
+                means[units] += block.double().sum(dim=0)
+            means[units] /= n_samples
+            covariance = 0.0
+            for r0 in rows:
+                block = X_pca[r0 : r0 + rows_per_chunk, units]
+                centred = (block.double() - means[units]).transpose(0, 1)
+                covariance = covariance + centred.transpose(1, 2) @ centred
+            assert isinstance(covariance, torch.Tensor)
+            eigenvalues, eigenvectors = torch.linalg.eigh(covariance)
+            del covariance
+            variance = eigenvalues.flip(-1)[:, :n_max].clamp_min(0)
+            total = variance.sum(dim=1, keepdim=True)
+            ratio[units] = torch.where(
+                total > 0,
+                variance / total.clamp_min(1e-300),
+                torch.zeros_like(variance),
+            ).cpu()
+            # rows = principal components, largest variance first
+            bases[units] = eigenvectors.flip(-1)[:, :, :n_max].transpose(1, 2)
+        keep = self._components_to_keep(ratio, n_max)
+        width = max(int(keep.max()), 1)
+        component_mask = torch.arange(width)[None, :] < keep[:, None]
+        bases = bases[:, :width]
+        bases.mul_(component_mask[..., None].to(bases.device, bases.dtype))
+        self._means = means.to(self.dtype_)
+        self._bases = bases if width == n_max else bases.contiguous()
+        self._mean_coef = (self._bases @ self._means[:, :, None])[..., 0]  # no copy
+        self._component_mask = component_mask.to(self.device_)
+        self.n_components_ = keep.numpy()
+        self.explained_variance_ratio_ = (ratio[:, :width] * component_mask).numpy()
+
+    def _components_to_keep(self, ratio: torch.Tensor, n_max: int) -> torch.Tensor:
+        """Components kept per unit from the explained-variance ratios (U, n_max)."""
+        keep = torch.full((ratio.shape[0],), n_max, dtype=torch.long)
         if self.variance_threshold is not None and self.variance_threshold < 1:
             cumulative = ratio.cumsum(dim=1)
             reached = cumulative >= self.variance_threshold - 1e-12
@@ -306,22 +340,11 @@ class ResiDualAligner(
                 reached.float().argmax(dim=1) + 1,
                 torch.full_like(keep, n_max),
             )
-            keep = torch.minimum(keep, first.cpu())
+            keep = torch.minimum(keep, first)
         if self.n_components is not None:
             keep = keep.clamp_max(self.n_components)
         keep[~torch.as_tensor(self.unit_mask_)] = 0
-        width = max(int(keep.max()), 1)
-        component_mask = torch.arange(width)[None, :] < keep[:, None]
-        self._means = means.to(self.dtype_)
-        self._bases = (
-            basis[:, :width] * component_mask[..., None].to(basis.device)
-        ).to(self.dtype_)
-        self._mean_coef = torch.einsum("ud,ukd->uk", self._means, self._bases)
-        self._component_mask = component_mask.to(self.device_)
-        self.n_components_ = keep.numpy()
-        self.explained_variance_ratio_ = (
-            ratio[:, :width].cpu() * component_mask
-        ).numpy()
+        return keep
 
     # --------------------------------------------------------------- forward
     def _lambda_mask(self) -> torch.Tensor:
@@ -375,6 +398,30 @@ class ResiDualAligner(
         -------
         self : ResiDualAligner
         """
+        X_t, targets, generator = self._fit_setup(X, y, X_pca)
+        mask = self._lambda_mask()
+        if self.lambda_init == "ones":
+            init = torch.ones(mask.shape, dtype=torch.float64)
+        else:
+            init = 1.0 + torch.randn(
+                mask.shape, generator=generator, dtype=torch.float64
+            )
+        init = init.to(self.device_, self.dtype_)
+        embeddings = (
+            class_embeddings if class_embeddings is not None else self.class_embeddings
+        )
+        self._prototypes = self._fit_prototypes(X_t, targets, init * mask, embeddings)
+        final, history = self._train(X_t, targets, init, mask, generator)
+        self._lambdas = (final * mask).detach()
+        self.n_iter_ = len(history["loss"])
+        self.history_ = history
+        self.n_params_ = int(mask.sum().item())
+        return self
+
+    def _fit_setup(
+        self, X: Any, y: Any, X_pca: Any
+    ) -> tuple[torch.Tensor, np.ndarray, torch.Generator]:
+        """Validate, encode the classes, set up torch and fit the per-unit PCA."""
         X_np, y_np = self._validate_units(X, y, reset=True)
         check_classification_targets(y_np)
         encoder = LabelEncoder().fit(y_np)
@@ -388,7 +435,6 @@ class ResiDualAligner(
         self.n_units_, self.n_dims_ = n_units, n_dims
         generator = self._setup_torch(X)
         self.unit_mask_ = self._resolve_unit_mask(n_units)
-
         X_t = self._to_tensor(X_np)
         if X_pca is None:
             pca_t = X_t
@@ -408,23 +454,17 @@ class ResiDualAligner(
                 )
             pca_t = self._to_tensor(pca_np)
         self._fit_bases(pca_t)
+        return X_t, targets, generator
 
-        mask = self._lambda_mask()
-        if self.lambda_init == "ones":
-            init = torch.ones(mask.shape, dtype=torch.float64)
-        else:
-            init = 1.0 + torch.randn(
-                mask.shape, generator=generator, dtype=torch.float64
-            )
-        lambdas = torch.nn.Parameter(init.to(self.device_, self.dtype_))
-
-        embeddings = (
-            class_embeddings
-            if class_embeddings is not None
-            else (self.class_embeddings)
-        )
+    def _fit_prototypes(
+        self,
+        X_t: torch.Tensor,
+        targets: np.ndarray,
+        start: torch.Tensor,
+        embeddings: Any,
+    ) -> torch.Tensor:
+        """Class prototypes: the given embeddings, or class means of the start ``z``."""
         if embeddings is None:
-            start = init.to(self.device_, self.dtype_) * mask
             z0 = self._batched(lambda xb: self._forward(xb, start), X_t)
             onehot = torch.nn.functional.one_hot(
                 torch.as_tensor(targets, device=self.device_), len(self.classes_)
@@ -436,17 +476,27 @@ class ResiDualAligner(
                 dtype=_FLOAT_DTYPES,
                 input_name="class_embeddings",
             )
-            if emb.shape != (len(self.classes_), n_dims):
+            if emb.shape != (len(self.classes_), self.n_dims_):
                 raise ValueError(
                     f"class_embeddings must have shape ({len(self.classes_)}, "
-                    f"{n_dims}) (one row per class, ordered like classes_); got "
+                    f"{self.n_dims_}) (one row per class, ordered like classes_); got "
                     f"{emb.shape}."
                 )
             prototypes = self._to_tensor(emb)
         if self.normalize:
             prototypes = torch.nn.functional.normalize(prototypes, dim=-1)
-        self._prototypes = prototypes
+        return prototypes
 
+    def _train(
+        self,
+        X_t: torch.Tensor,
+        targets: np.ndarray,
+        init: torch.Tensor,
+        mask: torch.Tensor,
+        generator: torch.Generator,
+    ) -> tuple[torch.Tensor, dict[str, list[float]]]:
+        """Adam on the weights with early stopping: (best weights, history)."""
+        lambdas = torch.nn.Parameter(init.clone())
         train_idx, val_idx = self._validation_split(targets, generator)
         targets_t = torch.as_tensor(targets, device=self.device_)
         optimizer = torch.optim.Adam([lambdas], lr=self.lr)
@@ -456,10 +506,8 @@ class ResiDualAligner(
         epochs = self._progress(
             range(self.max_epochs), total=self.max_epochs, desc="ResiDualAligner"
         )
-        n_epochs = 0
         with torch.enable_grad():
             for _ in epochs:
-                n_epochs += 1
                 total = torch.zeros((), device=self.device_, dtype=self.dtype_)
                 for batch in self._batch_slices(
                     len(train_idx), self.batch_size, generator, self.device_
@@ -489,12 +537,7 @@ class ResiDualAligner(
                     stale += 1
                     if stale >= self.n_iter_no_change:
                         break
-        final = best[1] if val_idx is not None else lambdas.detach()
-        self._lambdas = (final * mask).detach()
-        self.n_iter_ = n_epochs
-        self.history_ = history
-        self.n_params_ = int(mask.sum().item())
-        return self
+        return (best[1] if val_idx is not None else lambdas.detach()), history
 
     def _validation_split(
         self, targets: np.ndarray, generator: torch.Generator

@@ -30,9 +30,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
-from .linear_pde import (
+from ._pde_assembly import (
     _assemble,
+    _check_inputs,
     _Inputs,
     _jacobi_scale,
     _Ops,
@@ -41,6 +43,9 @@ from .linear_pde import (
 )
 
 _MIN_LEVEL_POINTS = 8
+#: Largest coarsest level (unknowns per sample) solved by a dense inverse: 32 MB in
+#: float64. Levels are added beyond ``mg_levels`` until the coarsest is this small.
+_COARSE_MAX_UNKNOWNS = 2048
 
 
 def _csr(
@@ -335,7 +340,9 @@ def _build_hierarchy(
     cur = inp
     B = fine_mvals.shape[0]
     max_levels = math.inf if n_levels is None else n_levels
-    while len(levels) < max_levels:
+    # Coarsen to ``n_levels``, and further while the coarsest level is too large for
+    # its dense inverse (bounded memory: at most _COARSE_MAX_UNKNOWNS^2 per sample).
+    while len(levels) < max_levels or levels[-1].pat.n_unknowns > _COARSE_MAX_UNKNOWNS:
         nxt = _coarsen_inputs(cur)
         if nxt is None:
             break
@@ -393,7 +400,6 @@ def build_hierarchy(
 ) -> tuple[_Hierarchy, torch.Tensor]:
     """The V-cycle hierarchy of a problem and its normal-equation right-hand side
     ``A^T b`` (for timing one cycle: ``hier.vcycle(rhs)``)."""
-    from .linear_pde import _check_inputs
 
     inp = _check_inputs(
         coefficients, rhs, boundary_values, steps, boundary, order, None
@@ -585,9 +591,20 @@ def multigrid_factor(
                 max_iter=budget,
                 restart=restart,
             )
-            key = "n_iter" if "scaled_residual" not in info else "n_iter_adjoint"
-            info[key] = n_iter
-            info.setdefault("scaled_residual", float(rel.max()))
+            adjoint = "scaled_residual" in info
+            info["n_iter_adjoint" if adjoint else "n_iter"] = n_iter
+            reached = float(rel.max())
+            info.setdefault("scaled_residual", reached)
+            info.setdefault("converged", reached <= rtol)
+            if not reached <= rtol:
+                warnings.warn(
+                    f"multigrid FGMRES stopped at max_iter={budget} inner iterations "
+                    f"{'(adjoint solve) ' if adjoint else ''}with relative residual "
+                    f"{reached:.2e} > rtol={rtol:.0e}; the solution is inexact. "
+                    "Increase max_iter or mg_levels, or use method='direct'.",
+                    ConvergenceWarning,
+                    stacklevel=4,
+                )
             return y * inv_sqrt
 
         return solve, info

@@ -16,9 +16,12 @@ pentadiagonal) with blocks of size ``b = n_dims * n_orders`` (Chen et al., *Scal
 Mechanistic Neural Networks*, ICLR 2025).
 
 :func:`solve_linear_ode` assembles those blocks directly (the row matrix ``A`` is
-never formed), factors them by a blocked Cholesky that is sequential over steps and
-batched over everything else, and solves by block substitution: O(n b^3) time and
-O(n b^2) memory. Its backward pass reuses the factor: one more substitution gives
+never formed; the Taylor blocks in closed form), and factors them on CPU by LAPACK's
+banded Cholesky (``?pbtrf``/``?pbtrs`` on the scalar band of half-width
+``2b - 1``, or ``3b - 1`` with central rows; one call per distinct left-hand side),
+elsewhere (GPU) by a blocked Cholesky that is sequential over steps and batched over
+everything else, with block substitution: O(n b^3) time and O(n b^2) memory either
+way. Its backward pass reuses the factor: one more substitution gives
 ``g_b = M^{-1} g``, and the block gradients are outer products of ``g_b`` with the
 solution; ordinary autograd maps them back to coefficients, right-hand side,
 initial values and step sizes. :func:`solve_linear_ode_dense` is the O(n^3) dense
@@ -216,6 +219,47 @@ def _kron_dims(S: torch.Tensor, d: int) -> torch.Tensor:
 # --------------------------------------------------------------------------------------
 
 
+def _taylor_normal_blocks(
+    h: torch.Tensor, m1: int, central: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``A^T A``, ``C^T C`` and ``C^T A`` of the Taylor rows, in closed form.
+
+    With ``e[j, l] = h^(j + l)``, the forward rows ``sum_j h^j/(j-k)! z_s[j] -
+    h^k z_{s+1}[k]`` and the backward rows (``h -> -h``, roles swapped) give
+    ``A^T A = e * (P + I')``, ``C^T C = e * (S P + I')`` and
+    ``C^T A = -e * (T + S T^T)``, where ``T[k, j] = 1/(j-k)!`` (rows ``k`` kept),
+    ``P = T^T T``, ``S[j, l] = (-1)^(j + l)`` and ``I'`` the identity on the kept
+    orders: elementwise products only (no small batched matmuls), each of shape
+    ``(..., n-1, m1, m1)``.
+    """
+    n_rows = m1 - 1 if central else m1
+    dt, dev = h.dtype, h.device
+    j = torch.arange(m1, dtype=dt, device=dev)
+    diff = j[None, :] - j[:, None]
+    T = torch.where(
+        diff >= 0,
+        1.0 / torch.exp(torch.lgamma(diff.clamp(min=0) + 1.0)),
+        torch.zeros((), dtype=dt, device=dev),
+    )
+    T[n_rows:] = 0.0
+    sign = 1.0 - 2.0 * (torch.arange(m1, device=dev) % 2).to(dt)
+    S = sign[:, None] * sign[None, :]
+    eye = torch.diag((torch.arange(m1, device=dev) < n_rows).to(dt))
+    P = T.mT @ T
+    blocks = torch.stack([P + eye, S * P + eye, -(T + S * T.mT)])  # (3, m1, m1)
+    # e * K for all three K at once: powers h^0..h^(2m1-2) times a (2m1-1, 3 m1^2)
+    # matrix that scatters K[j, l] to power j + l (one gemm over all steps)
+    power = (j[:, None] + j[None, :]).to(torch.long)
+    scatter = torch.zeros(2 * m1 - 1, 3, m1, m1, dtype=dt, device=dev)
+    scatter.scatter_(0, power.expand(1, 3, m1, m1), blocks[None])
+    powers = [torch.ones_like(h), h]
+    for _ in range(2 * m1 - 3):
+        powers.append(powers[-1] * h)
+    hp = torch.stack(powers, dim=-1)  # (..., n-1, 2m1-1)
+    out = (hp @ scatter.reshape(2 * m1 - 1, -1)).unflatten(-1, (3, m1, m1))
+    return out[..., 0, :, :], out[..., 1, :, :], out[..., 2, :, :]
+
+
 def _assemble_lhs(
     p: _Problem, central: bool, w: tuple[float, float, float]
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -224,48 +268,46 @@ def _assemble_lhs(
     b = d * m1
     we, wi, ws = (x * x for x in w)
     h = p.steps.expand(p.steps.shape[:-1] + (n - 1,))
-    A, C = _taylor_rows(h, m1, central)
-    Saa = A.mT @ A  # (..., n-1, m1, m1)
-    Scc = C.mT @ C
-    Sca = C.mT @ A
-    zero = torch.zeros(Saa.shape[:-3] + (1, m1, m1), dtype=h.dtype, device=h.device)
-    Dsm = torch.cat([Saa, zero], -3) + torch.cat([zero, Scc], -3)
+    Saa, Scc, Sca = _taylor_normal_blocks(h, m1, central)
+    pad = torch.nn.functional.pad
+    Dsm = pad(Saa, (0, 0, 0, 0, 0, 1)) + pad(Scc, (0, 0, 0, 0, 1, 0))
     Esm = Sca
     Fsm = None
     if central and n >= 3:
-        pp, qq, pn = _central_rows(h, m1)
-
-        def outer(a: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-            return a[..., :, None] * c[..., None, :]
-
-        z1 = zero[..., :1, :, :]
-        Dsm = (
-            Dsm
-            + torch.cat([outer(pp, pp), z1, z1], -3)
-            + torch.cat([z1, outer(qq, qq), z1], -3)
-            + torch.cat([z1, z1, outer(pn, pn)], -3)
-        )
-        Esm = (
-            Esm
-            + torch.cat([outer(qq, pp), z1], -3)
-            + torch.cat([z1, outer(pn, qq)], -3)
-        )
-        Fsm = outer(pn, pp)
-    D = ws * _kron_dims(Dsm, d)
-    E = ws * _kron_dims(Esm, d)
-    F = None if Fsm is None else ws * _kron_dims(Fsm, d)
-    # equation rows
+        # the central rows touch one order each: scalar updates of 3 entries
+        m = m1 - 1
+        H = h[..., :-1] + h[..., 1:]  # (..., n-2)
+        h2a, h2b, hab = H ** (2 * m - 4), H ** (2 * m - 2), H ** (2 * m - 3)
+        Dsm = Dsm.clone()
+        Dsm[..., :-2, m - 1, m - 1] += h2a
+        Dsm[..., 2:, m - 1, m - 1] += h2a
+        Dsm[..., 1:-1, m, m] += h2b
+        Esm = Esm.clone()
+        Esm[..., :-1, m, m - 1] += hab
+        Esm[..., 1:, m - 1, m] -= hab
+        Fsm = torch.zeros(H.shape + (m1, m1), dtype=h.dtype, device=h.device)
+        Fsm[..., m - 1, m - 1] = -h2a
+    D = ws * (Dsm if d == 1 else _kron_dims(Dsm, d))
+    E = ws * (Esm if d == 1 else _kron_dims(Esm, d))
+    if Fsm is not None:
+        Fsm = ws * (Fsm if d == 1 else _kron_dims(Fsm, d))
+    # equation rows: sum over equations of outer products (elementwise)
     Cf = p.coefficients.reshape(p.coefficients.shape[:-2] + (b,))  # (..., n|1, q, b)
-    D = D + we * (Cf.mT @ Cf)
-    # initial-value rows
+    if Cf.shape[-2] == 1:
+        CtC = Cf[..., 0, :, None] * Cf[..., 0, None, :]
+    else:
+        CtC = (Cf[..., :, :, None] * Cf[..., :, None, :]).sum(-3)
+    D = D + we * CtC
+    # initial-value rows: weight on the imposed entries of the first steps
     n_iv, n_ivo = p.init_vars.shape[-3], p.init_vars.shape[-1]
-    mask = torch.zeros(n, d, m1, dtype=h.dtype, device=h.device)
-    mask[:n_iv, :, :n_ivo] = wi
-    D = D + torch.diag_embed(mask.reshape(n, b))
-    D = D.expand(p.lhs_batch + (n, b, b))
+    mask = torch.zeros(n_iv, d, m1, dtype=h.dtype, device=h.device)
+    mask[:, :, :n_ivo] = wi
+    full = torch.broadcast_shapes(D.shape, p.lhs_batch + (n, b, b))
+    if D.shape != full:
+        D = D.expand(full).clone()
+    D[..., :n_iv, :, :] += torch.diag_embed(mask.reshape(n_iv, b))
     E = E.expand(p.lhs_batch + (n - 1, b, b))
-    if F is not None:
-        F = F.expand(p.lhs_batch + (n - 2, b, b))
+    F = None if Fsm is None else Fsm.expand(p.lhs_batch + (n - 2, b, b))
     return D, E, F
 
 
@@ -275,7 +317,7 @@ def _assemble_rhs(p: _Problem, w: tuple[float, float, float]) -> torch.Tensor:
     b = d * m1
     we, wi = w[0] ** 2, w[1] ** 2
     Cf = p.coefficients.reshape(p.coefficients.shape[:-2] + (b,))
-    eq = we * (Cf.mT @ p.rhs[..., None])[..., 0]  # (..., n|1, b)
+    eq = we * (Cf * p.rhs[..., None]).sum(-2)  # (..., n|1, b)
     eq = eq.expand(torch.broadcast_shapes(eq.shape[:-2], p.batch) + (n, b))
     n_iv, n_ivo = p.init_vars.shape[-3], p.init_vars.shape[-1]
     iv = torch.nn.functional.pad(p.init_vars, (0, m1 - n_ivo, 0, 0, 0, n - n_iv))
@@ -286,6 +328,14 @@ def _assemble_rhs(p: _Problem, w: tuple[float, float, float]) -> torch.Tensor:
 # --------------------------------------------------------------------------------------
 # blocked Cholesky factor and substitutions
 # --------------------------------------------------------------------------------------
+
+
+_NOT_SPD = (
+    "The normal matrix of the linear ODE system is not positive definite "
+    "(Cholesky failed at step {step}). Check the initial values (the "
+    "system needs enough of them to be well posed), the step sizes and the "
+    "coefficients, or use float64."
+)
 
 
 @dataclass
@@ -374,12 +424,7 @@ def _factor(D: torch.Tensor, E: torch.Tensor, F: torch.Tensor | None) -> _Banded
     bad = info != 0
     if bool(bad.any()):
         first = int(bad.reshape(-1, n).any(0).nonzero()[0, 0])
-        raise ValueError(
-            "The normal matrix of the linear ODE system is not positive definite "
-            f"(Cholesky failed at step {first}). Check the initial values (the "
-            "system needs enough of them to be well posed), the step sizes and the "
-            "coefficients, or use float64."
-        )
+        raise ValueError(_NOT_SPD.format(step=first))
     L = torch.stack(Ls, dim=-3)
     eye = torch.eye(L.shape[-1], dtype=L.dtype, device=L.device)
     Linv = torch.linalg.solve_triangular(L, eye.expand_as(L), upper=False)
@@ -392,6 +437,110 @@ def _factor(D: torch.Tensor, E: torch.Tensor, F: torch.Tensor | None) -> _Banded
         K = Linv[..., 2:, :, :] @ Fp_all
         Jt = Linv[..., :-2, :, :].mT @ Fp_all.mT
     return _BandedFactor(Linv, G, Ht, K, Jt)
+
+
+@dataclass
+class _LapackBandedFactor:
+    """LAPACK banded Cholesky (``?pbtrf``) of the same block-banded matrix (CPU).
+
+    The normal matrix has half-bandwidth ``kd = 2b - 1`` (``3b - 1`` with central
+    rows) in scalar terms, so it is stored in LAPACK lower band storage, one band
+    array per distinct left-hand side, and factored and solved by compiled code
+    (``?pbtrf`` / ``?pbtrs``): no Python work per step. Used on CPU; the blocked
+    torch factor (:class:`_BandedFactor`) serves every other device.
+    """
+
+    bands: Any  # ndarray (L, n * b, kd + 1): band_l.T is the LAPACK array
+    lhs_batch: tuple[int, ...]
+    n_steps: int
+    block: int
+    dtype: torch.dtype
+
+    @property
+    def n_blocks(self) -> int:
+        """Number of ``b x b`` blocks the band storage amounts to (O(n))."""
+        kd1 = self.bands.shape[-1]
+        return int(math.ceil(self.n_steps * kd1 / self.block))
+
+    def solve(self, rhs: torch.Tensor) -> torch.Tensor:
+        """Solve ``M x = rhs`` for ``rhs`` of shape ``(..., n, b)``."""
+        import numpy as np
+        from scipy.linalg import get_lapack_funcs
+
+        batch = tuple(rhs.shape[:-2])
+        N = self.n_steps * self.block
+        r = rhs.detach().to(self.dtype).reshape(-1, N).numpy()
+        (pbtrs,) = get_lapack_funcs(("pbtrs",), dtype=r.dtype)
+        L = self.bands.shape[0]
+        which = np.broadcast_to(np.arange(L).reshape(self.lhs_batch), batch).reshape(-1)
+        x = np.empty_like(r)
+        if L == 1:
+            x[:] = pbtrs(self.bands[0].T, r.T, lower=1)[0].T
+        else:
+            for ell in range(L):
+                cols = np.flatnonzero(which == ell)
+                if cols.size:
+                    x[cols] = pbtrs(self.bands[ell].T, r[cols].T, lower=1)[0].T
+        return torch.from_numpy(x).reshape(rhs.shape)
+
+
+def _band_storage(D: torch.Tensor, E: torch.Tensor, F: torch.Tensor | None) -> Any:
+    """Lower band storage ``(L, n * b, kd + 1)`` of the block-banded matrix."""
+    import numpy as np
+
+    n, b = D.shape[-3], D.shape[-1]
+    kd1 = (3 if F is not None else 2) * b
+    Dn = D.reshape((-1,) + tuple(D.shape[-3:])).numpy()
+    En = E.reshape((-1,) + tuple(E.shape[-3:])).numpy()
+    L = Dn.shape[0]
+    bands = np.zeros((L, n, b, kd1), dtype=Dn.dtype)
+    Fn = None
+    if F is not None and n >= 3:
+        Fn = F.reshape((-1,) + tuple(F.shape[-3:])).numpy()
+    # one strided copy per block entry (b^2 of them, each over all systems and steps)
+    for r in range(b):
+        for c in range(b):
+            if r >= c:
+                bands[:, :, c, r - c] = Dn[:, :, r, c]
+            bands[:, : n - 1, c, b + r - c] = En[:, :, r, c]
+            if Fn is not None:
+                bands[:, : n - 2, c, 2 * b + r - c] = Fn[:, :, r, c]
+    return bands.reshape(L, n * b, kd1)
+
+
+def _factor_lapack(
+    D: torch.Tensor, E: torch.Tensor, F: torch.Tensor | None
+) -> _LapackBandedFactor:
+    """LAPACK banded Cholesky of the blocks (CPU, float32/float64)."""
+    import numpy as np
+    from scipy.linalg import get_lapack_funcs
+
+    n, b = D.shape[-3], D.shape[-1]
+    bands = _band_storage(D, E, F if n >= 3 else None)
+    (pbtrf,) = get_lapack_funcs(("pbtrf",), dtype=bands.dtype)
+    for ell in range(bands.shape[0]):
+        # band.T is Fortran-ordered: LAPACK factors it in place, no copy
+        factor, info = pbtrf(bands[ell].T, lower=1, overwrite_ab=1)
+        if info > 0:
+            raise ValueError(_NOT_SPD.format(step=(info - 1) // b))
+        if info < 0:  # pragma: no cover - argument error, a bug here
+            raise RuntimeError(f"LAPACK pbtrf failed with info={info}.")
+        if not np.shares_memory(factor, bands):
+            bands[ell] = factor.T
+    return _LapackBandedFactor(bands, tuple(D.shape[:-3]), n, b, D.dtype)
+
+
+def _use_lapack(D: torch.Tensor) -> bool:
+    return D.device.type == "cpu" and D.dtype in (torch.float32, torch.float64)
+
+
+def _make_factor(
+    D: torch.Tensor, E: torch.Tensor, F: torch.Tensor | None
+) -> _BandedFactor | _LapackBandedFactor:
+    """The fastest factor for the device: LAPACK on CPU, blocked torch elsewhere."""
+    if _use_lapack(D):
+        return _factor_lapack(D, E, F)
+    return _factor(D, E, F)
 
 
 def _sum_to(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:
@@ -410,7 +559,7 @@ class _BandedSolve(torch.autograd.Function):
     @staticmethod
     def forward(
         ctx: Any,
-        factor: _BandedFactor,
+        factor: _BandedFactor | _LapackBandedFactor,
         rhs: torch.Tensor,
         D: torch.Tensor | None,
         E: torch.Tensor | None,
@@ -474,7 +623,9 @@ class LinearODEFactorCache:
     n_factorizations: int = 0
     _key: tuple[Any, ...] | None = field(default=None, repr=False)
     _lhs: tuple[torch.Tensor, torch.Tensor] | None = field(default=None, repr=False)
-    _factor: _BandedFactor | None = field(default=None, repr=False)
+    _factor: _BandedFactor | _LapackBandedFactor | None = field(
+        default=None, repr=False
+    )
 
     def clear(self) -> None:
         """Forget the cached factor."""
@@ -482,7 +633,7 @@ class LinearODEFactorCache:
 
     def _get(
         self, p: _Problem, central: bool, w: tuple[float, float, float]
-    ) -> _BandedFactor:
+    ) -> _BandedFactor | _LapackBandedFactor:
         coef = p.coefficients.detach()
         steps = p.steps.detach()
         key = (
@@ -515,7 +666,7 @@ class LinearODEFactorCache:
             p.batch,
         )
         D, E, F = _assemble_lhs(q, central, w)
-        self._factor = _factor(D, E, F)
+        self._factor = _make_factor(D, E, F)
         self._key = key
         self._lhs = (coef.clone(), steps.clone())
         self.n_factorizations += 1
@@ -659,7 +810,9 @@ def solve_linear_ode(
     else:
         D, E, F = _assemble_lhs(p, central, w)
         with torch.no_grad():
-            factor = _factor(D.detach(), E.detach(), None if F is None else F.detach())
+            factor = _make_factor(
+                D.detach(), E.detach(), None if F is None else F.detach()
+            )
         x = _BandedSolve.apply(factor, rhs_vec, D, E, F)
     u = x.reshape(x.shape[:-1] + (p.n_dims, p.n_orders))
     return u if out_dtype is None else u.to(out_dtype)

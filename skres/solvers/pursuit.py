@@ -68,6 +68,7 @@ def somp(
     atom_mask: Any = None,
     device: Any = None,
     dtype: torch.dtype = torch.float64,
+    working_memory: float | None = None,
     verbose: int = 0,
 ) -> SOMPResult:
     """Simultaneous orthogonal matching pursuit of one or many data matrices.
@@ -76,8 +77,8 @@ def somp(
     ----------
     X : array-like or torch.Tensor of shape (n_samples, n_features) or \
             (n_problems, n_samples, n_features)
-        Data; each problem (e.g. each attention head) is pursued independently, all
-        in one batch.
+        Data; each problem (e.g. each attention head) is pursued independently, in
+        batches of problems sized by ``working_memory``.
     dictionary : array-like of shape (n_atoms_total, n_features)
         Atoms as rows (e.g. the unembedding matrix, or its concept rows).
     n_atoms : int, default=50
@@ -93,8 +94,18 @@ def somp(
         Where to compute (``None``: the device of ``X`` if it is a tensor, else CPU).
     dtype : torch.dtype, default=torch.float64
         Precision of the computation (``torch.float32`` halves memory).
+    working_memory : float, default=None
+        Memory budget in MiB for the per-problem work arrays (about
+        ``s (3 n_samples + n_atoms) * n_atoms_total`` bytes per problem, ``s`` the
+        size of ``dtype`` (8 for float64): the
+        correlations with every atom, and the chosen basis against every atom).
+        Problems are pursued in consecutive batches that fit it (at least one
+        problem per batch); results do not depend on it. ``None`` uses
+        scikit-learn's ``working_memory`` setting (1024 MiB unless changed with
+        :func:`sklearn.set_config`). The dictionary itself (one copy in ``dtype``)
+        and the data come on top.
     verbose : int, default=0
-        Show a progress bar over the selected atoms when > 0.
+        Show a progress bar over the selected atoms (per batch of problems) when > 0.
 
     Returns
     -------
@@ -115,12 +126,41 @@ def somp(
     """
     if device is None:
         device = X.device if isinstance(X, torch.Tensor) else torch.device("cpu")
+    data, atoms = _somp_inputs(X, dictionary, device, dtype)
+    if (
+        isinstance(n_atoms, bool)
+        or not isinstance(n_atoms, int | np.integer)
+        or n_atoms < 1
+    ):
+        raise ValueError(f"n_atoms must be a positive integer; got {n_atoms!r}.")
+    usable = _usable_atoms(atoms, atom_mask, normalize_atoms)
+    k = min(int(n_atoms), int(usable.sum()))
+    if k == 0:
+        raise ValueError("no usable atom: the dictionary rows are all zero or masked.")
+    n_problems, n_samples, _ = data.shape
+    per_chunk = _problems_per_chunk(
+        n_samples, k, atoms.shape[0], working_memory, n_problems, atoms.element_size()
+    )
+    # The atoms' Gram matrix, when small enough to keep (concept dictionaries).
+    gram = atoms @ atoms.T if atoms.shape[0] <= 4096 else None
+    parts = [
+        _pursue(
+            data[start : start + per_chunk], atoms, usable, k, center, gram, verbose
+        )
+        for start in range(0, n_problems, per_chunk)
+    ]
+    return SOMPResult(*(np.concatenate([part[i] for part in parts]) for i in range(5)))
+
+
+def _somp_inputs(
+    X: Any, dictionary: Any, device: Any, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validated copies in ``dtype``: data ``(P, n, d)`` and atoms ``(v, d)``."""
     # Copies: never share memory with (possibly read-only) caller arrays.
     data = torch.tensor(
         np.asarray(tensor_to_numpy(X), dtype=np.float64), device=device
     ).to(dtype)
-    single = data.ndim == 2
-    if single:
+    if data.ndim == 2:
         data = data[None]
     if data.ndim != 3 or 0 in data.shape:
         raise ValueError(
@@ -130,8 +170,6 @@ def somp(
     atoms = torch.tensor(
         np.asarray(tensor_to_numpy(dictionary), dtype=np.float64), device=device
     ).to(dtype)
-    # Floor of the divisions below (1e-300 in float64, the smallest normal else).
-    tiny = 1e-300 if dtype == torch.float64 else torch.finfo(dtype).tiny
     if atoms.ndim != 2 or atoms.shape[1] != data.shape[2]:
         raise ValueError(
             f"dictionary must have shape (n_atoms, {data.shape[2]}) to match X; got "
@@ -139,18 +177,18 @@ def somp(
         )
     if not (torch.isfinite(data).all() and torch.isfinite(atoms).all()):
         raise ValueError("X and dictionary must be finite (no NaN or infinity).")
-    if (
-        isinstance(n_atoms, bool)
-        or not isinstance(n_atoms, int | np.integer)
-        or n_atoms < 1
-    ):
-        raise ValueError(f"n_atoms must be a positive integer; got {n_atoms!r}.")
+    return data, atoms
 
+
+def _usable_atoms(
+    atoms: torch.Tensor, atom_mask: Any, normalize_atoms: bool
+) -> torch.Tensor:
+    """Mask of selectable atoms; normalises ``atoms`` in place when asked."""
     norms = atoms.norm(dim=1)
     usable = norms > 0
     if atom_mask is not None:
         mask = torch.as_tensor(
-            np.asarray(tensor_to_numpy(atom_mask), dtype=bool), device=device
+            np.asarray(tensor_to_numpy(atom_mask), dtype=bool), device=atoms.device
         )
         if mask.shape != usable.shape:
             raise ValueError(
@@ -158,37 +196,102 @@ def somp(
                 f"{tuple(mask.shape)}."
             )
         usable &= mask
-    if normalize_atoms:
-        atoms = atoms / norms.clamp_min(tiny)[:, None]
-    n_problems, n_samples, n_features = data.shape
-    k = min(int(n_atoms), int(usable.sum()))
-    if k == 0:
-        raise ValueError("no usable atom: the dictionary rows are all zero or masked.")
+    if normalize_atoms:  # in place: ``atoms`` is this call's own copy
+        atoms /= norms.clamp_min(_tiny(atoms.dtype))[:, None]
+    return usable
 
+
+def _tiny(dtype: torch.dtype) -> float:
+    """Floor of the divisions (1e-300 in float64, the smallest normal otherwise)."""
+    return 1e-300 if dtype == torch.float64 else float(torch.finfo(dtype).tiny)
+
+
+def _problems_per_chunk(
+    n_samples: int,
+    k: int,
+    v: int,
+    working_memory: float | None,
+    n_problems: int,
+    itemsize: int = 8,
+) -> int:
+    """How many problems fit the working-memory budget (at least one)."""
+    if working_memory is None:
+        from sklearn import get_config
+
+        working_memory = get_config()["working_memory"]
+    if (
+        isinstance(working_memory, bool)
+        or not isinstance(working_memory, int | float | np.integer | np.floating)
+        or not working_memory > 0
+    ):
+        raise ValueError(
+            f"working_memory must be a positive number of MiB; got {working_memory!r}."
+        )
+    # correlations, their absolute values, the initial correlations, the basis
+    # against every atom, a few length-v rows; plus the (P, v) boolean mask.
+    per_problem = itemsize * ((3 * n_samples + k + 6) * v + n_samples * k) + v
+    return max(1, min(n_problems, int(working_memory * 2**20 // per_problem)))
+
+
+def _pursue(
+    data: torch.Tensor,
+    atoms: torch.Tensor,
+    usable: torch.Tensor,
+    k: int,
+    center: bool,
+    gram: torch.Tensor | None,
+    verbose: int = 0,
+) -> tuple[np.ndarray, ...]:
+    """SOMP on one batch of problems: the five :class:`SOMPResult` arrays."""
     mean = data.mean(dim=1, keepdim=True) if center else torch.zeros_like(data[:, :1])
     centred = data - mean
+    support, explained, basis_atoms, basis_data = _greedy_steps(
+        centred, atoms, usable, k, gram, verbose
+    )
+    coef = _refit(centred, atoms, support, basis_atoms, basis_data)
+    return (
+        support.cpu().numpy(),
+        explained.clamp(0.0, 1.0).cpu().numpy(),
+        coef.cpu().numpy(),
+        coef.norm(dim=1).cpu().numpy(),
+        mean[:, 0].cpu().numpy(),
+    )
+
+
+def _greedy_steps(
+    centred: torch.Tensor,
+    atoms: torch.Tensor,
+    usable: torch.Tensor,
+    k: int,
+    gram: torch.Tensor | None,
+    verbose: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The ``k`` greedy selections with Gram-Schmidt through inner products only.
+
+    Returns the support ``(P, k)``, the explained-variance curve ``(P, k)`` and the
+    orthonormal basis ``Q`` of the chosen atoms as ``Q D^T`` ``(P, k, v)`` and
+    ``X Q^T`` ``(P, n, k)``.
+    """
+    device, dtype = centred.device, centred.dtype
+    tiny = _tiny(dtype)
+    n_problems, n_samples, _ = centred.shape
     total = (centred**2).sum(dim=(1, 2))  # (P,)
     # Laid out (P, v, n) so the per-atom l1 norm reduces over contiguous memory.
     initial = atoms @ centred.transpose(1, 2)  # (P, v, n): (X D^T)^T, kept
     if not (torch.isfinite(total).all() and torch.isfinite(initial).all()):
         raise ValueError(
-            "X (or the dictionary) is too large for float64: its sums of squares "
-            f"overflow (max |X| = {float(data.abs().max()):.3g}). Rescale X."
+            f"X (or the dictionary) is too large for {str(dtype)[6:]}: its sums of "
+            "squares "
+            f"overflow (max |X - mean| = {float(centred.abs().max()):.3g}). Rescale X."
         )
     correlations = initial.clone()  # residual correlations (R D^T)^T, updated
     squared_norms = (atoms**2).sum(dim=1)  # (v,)
-    # The atoms' Gram matrix, when small enough to keep (concept dictionaries).
-    gram = atoms @ atoms.T if atoms.shape[0] <= 4096 else None
     blocked = (~usable).expand(n_problems, -1).clone()
-    # The orthonormal basis Q of the chosen atoms is never formed in feature space:
-    # only its inner products with the atoms (Q D^T) and with the data (X Q^T).
-    basis_atoms = torch.zeros(
-        n_problems, k, atoms.shape[0], dtype=data.dtype, device=device
-    )
-    basis_data = torch.zeros(n_problems, n_samples, k, dtype=data.dtype, device=device)
+    basis_atoms = torch.zeros(n_problems, k, atoms.shape[0], dtype=dtype, device=device)
+    basis_data = torch.zeros(n_problems, n_samples, k, dtype=dtype, device=device)
     support = torch.zeros(n_problems, k, dtype=torch.long, device=device)
-    explained = torch.zeros(n_problems, k, dtype=data.dtype, device=device)
-    captured = torch.zeros(n_problems, dtype=data.dtype, device=device)
+    explained = torch.zeros(n_problems, k, dtype=dtype, device=device)
+    captured = torch.zeros(n_problems, dtype=dtype, device=device)
     rows = torch.arange(n_problems, device=device)
     steps: Any = range(k)
     if verbose:
@@ -226,25 +329,29 @@ def somp(
         explained[:, step] = torch.where(
             total > 0, captured / total.clamp_min(tiny), torch.zeros_like(captured)
         )
+    return support, explained, basis_atoms, basis_data
 
-    # Least-squares coefficients W with W D_S = X Q^T Q. Since D_S = R^T Q with the
-    # upper-triangular R = Q D_S^T, W = (X Q^T) R^{-T}: one triangular solve, unless an
-    # atom fell in the span of earlier ones (R singular), where lstsq is used.
+
+def _refit(
+    centred: torch.Tensor,
+    atoms: torch.Tensor,
+    support: torch.Tensor,
+    basis_atoms: torch.Tensor,
+    basis_data: torch.Tensor,
+) -> torch.Tensor:
+    """Least-squares coefficients ``(P, n, k)`` of the data on the chosen atoms.
+
+    ``W D_S = X Q^T Q``; since ``D_S = R^T Q`` with the upper-triangular
+    ``R = Q D_S^T``, ``W = (X Q^T) R^{-T}``: one triangular solve, unless an atom
+    fell in the span of earlier ones (``R`` singular), where lstsq is used.
+    """
+    k = support.shape[1]
     triangular = torch.gather(basis_atoms, 2, support[:, None, :].expand(-1, k, -1))
     diagonal = triangular.diagonal(dim1=1, dim2=2).abs()
     if bool((diagonal > 1e-8).all()):
-        coef = torch.linalg.solve_triangular(
+        return torch.linalg.solve_triangular(
             triangular, basis_data.transpose(1, 2), upper=True
         ).transpose(1, 2)
-    else:
-        coef = torch.linalg.lstsq(
-            atoms[support].transpose(1, 2), centred.transpose(1, 2)
-        ).solution.transpose(1, 2)
-    result = SOMPResult(
-        support=support.cpu().numpy(),
-        explained_variance_ratio=explained.clamp(0.0, 1.0).cpu().numpy(),
-        coef=coef.cpu().numpy(),
-        atom_weights=coef.norm(dim=1).cpu().numpy(),
-        mean=mean[:, 0].cpu().numpy(),
-    )
-    return result
+    return torch.linalg.lstsq(
+        atoms[support].transpose(1, 2), centred.transpose(1, 2)
+    ).solution.transpose(1, 2)
