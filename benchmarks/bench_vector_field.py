@@ -25,7 +25,7 @@ TITLE = "LatentVectorField iteration throughput (batched vs per-sample loop)"
 
 def _handle(k: int):
     from skres.dynamics import AutoencoderHandle
-    from skres.dynamics.vector_field import _MLPAutoencoder
+    from skres.dynamics._vf_modules import _MLPAutoencoder
 
     gen = torch.Generator().manual_seed(0)
     ae = _MLPAutoencoder(64, k, (256, 256), "relu", "sigmoid", 0.0)

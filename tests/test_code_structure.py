@@ -22,15 +22,10 @@ MAX_FUNCTION_LINES = 80
 ALLOWED_LONG_FILES: dict[str, str] = {
     "causal/ate.py": "issue 24 (causal/ate.py)",
     "causal/derm.py": "issue 24 (derm.py internals)",
-    "dynamics/vector_field.py": "issue 19 phase 2 (split by responsibility)",
     "solvers/ode.py": "issue 23 (solvers/ode.py)",
 }
 # "file:qualified.name" -> owner. Empty these after merging.
-ALLOWED_LONG_FUNCTIONS: dict[str, str] = {
-    "causal/shifts.py:ShiftedNodeFinder.fit": "issue 19 phase 2 (named stages)",
-    "dynamics/vector_field.py:LatentVectorField.fit": "issue 19 phase 2 (split)",
-    "utils/_compat_table.py:render_rst": "issue 19 phase 2 (named stages)",
-}
+ALLOWED_LONG_FUNCTIONS: dict[str, str] = {}
 # Modules in an import cycle -> owner.
 ALLOWED_CYCLES: dict[str, str] = {}
 

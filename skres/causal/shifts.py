@@ -458,7 +458,7 @@ n_components)
                 "the covariance has full rank, as it has on noisy or real data. Set "
                 "n_components to the number of latents if it is smaller.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         return d
 
@@ -500,6 +500,21 @@ n_components)
         n_env = envs.size
         counts = np.bincount(codes, minlength=n_env)
 
+        means, whitening, white, d = self._fit_whiten(X_np, codes, envs, counts)
+        runs = self._fit_restarts(white, whitening, counts, d, n_features)
+        self._fit_select(envs, means, runs)
+        return self
+
+    def _fit_whiten(
+        self,
+        X_np: np.ndarray,
+        codes: np.ndarray,
+        envs: np.ndarray,
+        counts: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], int]:
+        """Stage 1 of fit: per-environment means, whitening maps and whitened data."""
+        n_features = X_np.shape[1]
+        n_env = envs.size
         # Per-environment means and covariance eigendecompositions (float64).
         X64 = X_np.astype(np.float64, copy=False)
         means = np.stack([X64[codes == k].mean(axis=0) for k in range(n_env)])
@@ -527,7 +542,21 @@ n_components)
         vecs = vecs * np.where(signs == 0, 1.0, signs)
         whitening = np.transpose(vecs, (0, 2, 1)) / np.sqrt(lam)[:, :, None]  # K,d,p
         white = [centred[k] @ whitening[k].T for k in range(n_env)]
+        return means, whitening, white, d
 
+    def _fit_restarts(
+        self,
+        white: list[np.ndarray],
+        whitening: np.ndarray,
+        counts: np.ndarray,
+        d: int,
+        n_features: int,
+    ) -> dict[str, np.ndarray]:
+        """Stage 2 of fit: ICA restarts per environment, psi-sorted (and matched).
+
+        Returns the per-restart ``unmix``, ``psi``, ``kurt``, ``order``, ``n_iter``.
+        """
+        n_env = len(white)
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_init)
         unmix = np.empty((self.n_init, n_env, d, n_features))
@@ -571,7 +600,22 @@ n_components)
                     kurt[r][take, perm],
                     order[r][take, perm],
                 )
+        return {
+            "unmix": unmix,
+            "psi": psi,
+            "kurt": kurt,
+            "order": order,
+            "n_iter": n_iter,
+        }
 
+    def _fit_select(
+        self, envs: np.ndarray, means: np.ndarray, runs: dict[str, np.ndarray]
+    ) -> None:
+        """Stage 3 of fit: votes over restarts, the best restart, fitted attributes."""
+        unmix, psi, kurt, order, n_iter = (
+            runs[k] for k in ("unmix", "psi", "kurt", "order", "n_iter")
+        )
+        n_env, d = unmix.shape[1], unmix.shape[2]
         alpha = (
             (0.2 if d <= 10 else 0.5)
             if isinstance(self.alpha, str)
@@ -582,7 +626,6 @@ n_components)
         scores = np.median(restart_scores, axis=0)
         # Representative restart: the one closest to the median scores.
         best = int(np.abs(restart_scores - scores).sum(axis=(1, 2, 3)).argmin())
-
         shifted = votes > 0.5
         upper = np.triu_indices(n_env, k=1)
         self.shifted_pairs_ = {
@@ -615,9 +658,8 @@ n_components)
                 "< 0.1) in some environment: ICA cannot separate Gaussian sources, so "
                 "their rows (and the shifts found on them) are unreliable.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-        return self
 
     # -------------------------------------------------------------- inference
     def _environment_index(self, environment: Any, n_samples: int) -> np.ndarray:

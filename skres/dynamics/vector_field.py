@@ -10,8 +10,6 @@ are pinned by analytic tests (``tests/test_vector_field.py``).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
 
@@ -25,20 +23,24 @@ from sklearn.base import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import Tags, check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 if TYPE_CHECKING:
     import pandas as pd
 
 from .._base import TorchEstimatorMixin
 from .._compat import Interval, StrOptions, fit_context
-from .._validation import (
-    check_option,
-    check_positive_float,
-    check_positive_int,
-    tensor_to_numpy,
-    validate_input,
+from .._validation import check_option, validate_input
+from ._vf_attractors import (
+    _FLOAT_DTYPES,
+    MemorizationReport,
+    _FieldTools,
+    _max_cosine,
+    _rank90,
+    deduplicate_attractors,
+    ood_auroc_score,
 )
+from ._vf_modules import AutoencoderHandle, train_builtin
 
 __all__ = [
     "AutoencoderHandle",
@@ -48,7 +50,6 @@ __all__ = [
     "ood_auroc_score",
 ]
 
-_FLOAT_DTYPES = [np.float64, np.float32]
 _SCORES = (
     "trajectory_mean",
     "initial_distance",
@@ -57,198 +58,13 @@ _SCORES = (
     "reconstruction",
     "knn",
 )
-_ACTIVATIONS = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "gelu": torch.nn.GELU}
-_EXACT_JACOBIAN_MAX_K = 256  # larger latents: power iteration on J_f
-
-
-class AutoencoderHandle:
-    """A lightweight, never-copied handle to a user's encoder/decoder pair.
-
-    :func:`sklearn.base.clone` deep-copies constructor parameters for every fold of a
-    search; this handle returns itself from :func:`copy.deepcopy`, so every clone of a
-    :class:`LatentVectorField` shares the same (untrained, frozen) modules.
-
-    Parameters
-    ----------
-    encoder : callable
-        Maps a batch of inputs to latents, ``(n, *input_shape) -> (n, *latent_shape)``
-        (usually a :class:`torch.nn.Module`). A tuple output (e.g. a VAE's
-        ``(mu, logvar)``) is reduced to its first element.
-    decoder : callable
-        Maps a batch of latents back to inputs.
-    input_shape : tuple of int, default=None
-        Shape of one input as the encoder expects it (e.g. ``(1, 8, 8)`` for a conv
-        encoder); rows of ``X`` are reshaped to it. ``None`` keeps flat rows.
-    encode_fn : callable, default=None
-        ``encode_fn(encoder, x) -> z`` to replace the default encoder call.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from skres.dynamics import AutoencoderHandle, LatentVectorField
-    >>> handle = AutoencoderHandle(torch.nn.Identity(), torch.nn.Identity())
-    >>> import copy
-    >>> copy.deepcopy(handle) is handle
-    True
-    """
-
-    def __init__(
-        self,
-        encoder: Callable[..., Any],
-        decoder: Callable[..., Any],
-        *,
-        input_shape: tuple[int, ...] | None = None,
-        encode_fn: Callable[..., Any] | None = None,
-    ) -> None:
-        self.encoder = encoder
-        self.decoder = decoder
-        self.input_shape = None if input_shape is None else tuple(input_shape)
-        self.encode_fn = encode_fn
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> AutoencoderHandle:
-        return self
-
-    def __repr__(self) -> str:
-        return (
-            f"AutoencoderHandle(encoder={type(self.encoder).__name__}, "
-            f"decoder={type(self.decoder).__name__})"
-        )
-
-    def modules(self) -> list[torch.nn.Module]:
-        """The :class:`torch.nn.Module` objects among encoder and decoder."""
-        pair = (self.encoder, self.decoder)
-        return [m for m in pair if isinstance(m, torch.nn.Module)]
-
-
-@dataclass(frozen=True)
-class MemorizationReport:
-    """How close decoded attractors are to training points.
-
-    Attributes
-    ----------
-    coefficient : float
-        The paper's memorisation coefficient: mean over attractors of the *maximum*
-        cosine similarity of ``D(z*)`` to a training point (the paper's formula
-        writes ``min``; its text describes the closest point, i.e. the max).
-    coefficient_std : float
-        Standard deviation of that cosine over attractors.
-    ratio : float
-        Median over attractors of ``min_x ||D(z*) - x|| / ref``, with ``ref`` the
-        median nearest-training-neighbour distance of the reference points.
-    within_fraction : float
-        Fraction of attractors with ``min_x ||D(z*) - x|| < radius * ref``.
-    reference_distance : float
-        ``ref``.
-    cosines : numpy.ndarray
-        Per-attractor maximum cosine similarity, shape (n_attractors,).
-    ratios : numpy.ndarray
-        Per-attractor distance ratio, shape (n_attractors,).
-    nearest : numpy.ndarray
-        Index of the closest training point of each attractor, shape (n_attractors,).
-    """
-
-    coefficient: float
-    coefficient_std: float
-    ratio: float
-    within_fraction: float
-    reference_distance: float
-    cosines: np.ndarray
-    ratios: np.ndarray
-    nearest: np.ndarray
-
-
-class _MLPAutoencoder(torch.nn.Module):
-    """``E``: in -> hidden... -> k; ``D``: k -> ...hidden -> in."""
-
-    def __init__(
-        self,
-        n_features: int,
-        latent_dim: int,
-        hidden: tuple[int, ...],
-        activation: str,
-        output_activation: str,
-        dropout: float,
-    ) -> None:
-        super().__init__()
-        act = _ACTIVATIONS[activation]
-
-        def stack(sizes: list[int]) -> list[torch.nn.Module]:
-            layers: list[torch.nn.Module] = []
-            for i in range(len(sizes) - 2):
-                layers += [torch.nn.Linear(sizes[i], sizes[i + 1]), act()]
-                if dropout > 0:
-                    layers.append(torch.nn.Dropout(dropout))
-            layers.append(torch.nn.Linear(sizes[-2], sizes[-1]))
-            return layers
-
-        self.encoder = torch.nn.Sequential(*stack([n_features, *hidden, latent_dim]))
-        dec = stack([latent_dim, *reversed(hidden), n_features])
-        if output_activation == "sigmoid":
-            dec.append(torch.nn.Sigmoid())
-        self.decoder = torch.nn.Sequential(*dec)
-
-
-class _ConvAutoencoder(torch.nn.Module):
-    """The paper's conv AE (Appendix D) on flat rows reshaped to ``image_shape``.
-
-    ``E``: stride-2 3x3 convolutions (padding 1) with the ``channels`` given, then a
-    linear bottleneck to ``k``; ``D``: a linear layer, then the transposed
-    convolutions in reverse, each with the ``output_padding`` (0 or 1) that restores
-    the encoder's spatial size exactly (so any ``H x W`` works, e.g. 8x8 digits).
-    Both take and return flat rows.
-    """
-
-    def __init__(
-        self,
-        image_shape: tuple[int, int, int],
-        latent_dim: int,
-        channels: tuple[int, ...],
-        activation: str,
-        output_activation: str,
-        dropout: float,
-    ) -> None:
-        super().__init__()
-        act = _ACTIVATIONS[activation]
-        c_in, h, w = image_shape
-        sizes = [(h, w)]
-        for _ in channels:
-            sh, sw = sizes[-1]
-            sizes.append(((sh - 1) // 2 + 1, (sw - 1) // 2 + 1))
-        widths = [c_in, *channels]
-        enc: list[torch.nn.Module] = [torch.nn.Unflatten(1, image_shape)]
-        for c0, c1 in zip(widths[:-1], widths[1:], strict=True):
-            enc += [torch.nn.Conv2d(c0, c1, 3, stride=2, padding=1), act()]
-            if dropout > 0:
-                enc.append(torch.nn.Dropout(dropout))
-        h_last, w_last = sizes[-1]
-        flat = widths[-1] * h_last * w_last
-        enc += [torch.nn.Flatten(), torch.nn.Linear(flat, latent_dim)]
-        self.encoder = torch.nn.Sequential(*enc)
-        dec: list[torch.nn.Module] = [
-            torch.nn.Linear(latent_dim, flat),
-            act(),
-            torch.nn.Unflatten(1, (widths[-1], h_last, w_last)),
-        ]
-        for i in range(len(channels), 0, -1):
-            (th, tw), (sh, sw) = sizes[i - 1], sizes[i]
-            pad = (th - 2 * sh + 1, tw - 2 * sw + 1)
-            dec.append(
-                torch.nn.ConvTranspose2d(
-                    widths[i], widths[i - 1], 3, stride=2, padding=1, output_padding=pad
-                )
-            )
-            if i > 1:
-                dec.append(act())
-        dec.append(torch.nn.Flatten())
-        if output_activation == "sigmoid":
-            dec.append(torch.nn.Sigmoid())
-        self.decoder = torch.nn.Sequential(*dec)
 
 
 class LatentVectorField(
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
     OutlierMixin,
+    _FieldTools,
     TorchEstimatorMixin,
     BaseEstimator,
 ):
@@ -580,161 +396,6 @@ class LatentVectorField(
             if isinstance(module, torch.nn.Module):
                 module.eval()
 
-    # ------------------------------------------------------- the iteration
-    def _iterate(
-        self,
-        Z0: torch.Tensor,
-        attractors: torch.Tensor | None = None,
-        max_iter: int | None = None,
-    ) -> dict[str, torch.Tensor]:
-        """Batched fixed-point iteration with per-sample stopping.
-
-        Returns the end points, ``n_iter``, ``converged``, ``diverged`` and, when
-        ``attractors`` is given, the sum/count of trajectory distances to them.
-        """
-        max_iter = self.max_iter if max_iter is None else max_iter
-        self._eval_mode()
-        out: dict[str, list[torch.Tensor]] = {
-            k: [] for k in ("final", "n_iter", "converged", "diverged", "traj", "d0")
-        }
-        with torch.inference_mode():
-            for batch in self._batch_slices(len(Z0), self.iter_batch_size):
-                res = self._iterate_batch(Z0[batch], attractors, max_iter)
-                for key, value in res.items():
-                    out[key].append(value)
-        return {k: torch.cat(v) for k, v in out.items() if v}
-
-    def _iterate_batch(
-        self, z0: torch.Tensor, attractors: torch.Tensor | None, max_iter: int
-    ) -> dict[str, torch.Tensor]:
-        n = len(z0)
-        dev = z0.device
-        final = z0.clone()
-        n_iter = torch.full((n,), max_iter, dtype=torch.long, device=dev)
-        converged = torch.zeros(n, dtype=torch.bool, device=dev)
-        diverged = torch.zeros(n, dtype=torch.bool, device=dev)
-        horizon = self.horizon
-        track = attractors is not None
-        traj = torch.zeros(n, dtype=z0.dtype, device=dev)
-
-        def dist(z: torch.Tensor) -> torch.Tensor:
-            return torch.cdist(self._unit(z), attractors).min(dim=1).values  # type: ignore[arg-type]
-
-        d0 = dist(z0) if track else torch.zeros(0, device=dev)
-        if track:
-            traj = d0.clone()
-        idx = torch.arange(n, device=dev)
-        z = self._f(z0)  # z_1: the paper's rule first checks t = 0 -> z_2 - z_1
-        t = 1
-        while True:
-            bad = ~torch.isfinite(z).all(dim=1)
-            if bad.any():
-                diverged[idx[bad]] = True
-                n_iter[idx[bad]] = t
-                keep = ~bad
-                idx, z = idx[keep], z[keep]
-                if len(idx) == 0:
-                    break
-            if track and (horizon is None or t <= horizon):
-                traj[idx] += dist(z)
-            fz = self._f(z)
-            step = ((fz - z) ** 2).sum(dim=1)
-            done = step < self.tol
-            if done.any():
-                hit = idx[done]
-                final[hit] = fz[done]
-                n_iter[hit] = t
-                converged[hit] = True
-                keep = ~done
-                idx, z, fz = idx[keep], z[keep], fz[keep]
-                if len(idx) == 0:
-                    break
-            if t >= max_iter:
-                final[idx] = z
-                break
-            z = fz
-            t += 1
-        result = {
-            "final": final,
-            "n_iter": n_iter,
-            "converged": converged,
-            "diverged": diverged,
-        }
-        if track:
-            if horizon is None:
-                traj = traj / (n_iter + 1).to(traj.dtype)
-            else:
-                pad = (horizon - n_iter).clamp_min(0).to(traj.dtype)
-                d_end = dist(torch.where(diverged[:, None], z0, final))
-                traj = (traj + pad * d_end) / (horizon + 1)
-            traj[diverged] = torch.inf
-            result["traj"] = traj
-            result["d0"] = d0
-        return result
-
-    # ------------------------------------------------------------- training
-    def _train_builtin(
-        self, X_t: torch.Tensor, generator: torch.Generator
-    ) -> torch.nn.Module:
-        n_samples, n_features = X_t.shape
-        args = (
-            self.latent_dim,
-            tuple(self.hidden),
-            self.activation,
-            self.output_activation,
-            float(self.dropout),
-        )
-        module: _MLPAutoencoder | _ConvAutoencoder
-        if self.autoencoder == "conv":
-            shape = _image_shape(self.image_shape, n_features)
-            module = self._build_module(
-                lambda: _ConvAutoencoder(shape, *args), generator
-            )
-        else:
-            module = self._build_module(
-                lambda: _MLPAutoencoder(n_features, *args), generator
-            )
-        # The fused (single-kernel) Adam is the same update, ~30 % faster per step
-        # on CPU for these small networks; other devices keep the default.
-        fused = self.device_.type in ("cpu", "cuda") or None
-        optimizer = torch.optim.Adam(
-            module.parameters(),
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            fused=fused,
-        )
-        batch_size = n_samples if self.batch_size is None else self.batch_size
-        steps = self._progress(
-            range(self.max_steps), total=self.max_steps, desc="LatentVectorField"
-        )
-        batches: list[Any] = []
-        module.train()
-        with torch.enable_grad():
-            for step in steps:
-                if not batches:
-                    batches = list(
-                        self._batch_slices(
-                            n_samples, batch_size, generator, self.device_
-                        )
-                    )
-                xb = X_t[batches.pop(0)]
-                inputs = xb
-                if self.noise_std > 0:
-                    noise = torch.randn(xb.shape, generator=generator, dtype=xb.dtype)
-                    inputs = xb + self.noise_std * noise.to(self.device_)
-                recon = module.decoder(module.encoder(inputs))
-                loss = ((recon - xb) ** 2).sum(dim=1).mean()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                if step % 10 == 0 or step == self.max_steps - 1:
-                    self.history_["loss"].append(float(loss.detach()))
-                    self._report(steps, loss=self.history_["loss"][-1])
-        module.eval()
-        for param in module.parameters():
-            param.requires_grad_(False)
-        return module
-
     # ------------------------------------------------------------------ fit
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None) -> LatentVectorField:
@@ -755,10 +416,24 @@ class LatentVectorField(
         self._check_hidden()
         generator = self._setup_torch(X)
         self.history_: dict[str, list[float]] = {"loss": []}
+        X_t = self._fit_autoencoder(X_np, generator)
+        Z = self._fit_latents(X_t)
+        chosen = self._fit_iterate(Z, generator)
+        self._fit_deduplicate(chosen)
+        self._fit_summaries(X_np, chosen)
+        # Diverged rows score -inf; clip so the interpolated quantile stays finite.
+        normality = np.maximum(-self._raw_scores(X_t, Z)[self.ood_score], -1e300)
+        self.offset_ = float(np.percentile(normality, 100.0 * self.contamination))
+        return self
+
+    def _fit_autoencoder(
+        self, X_np: np.ndarray, generator: torch.Generator
+    ) -> torch.Tensor:
+        """Stage 1 of fit: train (or take) the encoder/decoder; ``X`` as a tensor."""
         handle = self.model
         if handle is None:
             X_t = self._to_tensor(X_np)
-            module = self._train_builtin(X_t, generator)
+            module = train_builtin(self, X_t, generator)
             self.encoder_: Any = module.encoder
             self.decoder_: Any = module.decoder
         else:
@@ -769,6 +444,10 @@ class LatentVectorField(
             self.encoder_ = handle.encoder
             self.decoder_ = handle.decoder
             X_t = self._to_tensor(X_np)
+        return X_t
+
+    def _fit_latents(self, X_t: torch.Tensor) -> torch.Tensor:
+        """Stage 2 of fit: latent shape and the training latents ``E(x)``."""
         self._eval_mode()
         with torch.inference_mode():
             shaped = self._raw_latents(X_t[:1])
@@ -776,9 +455,15 @@ class LatentVectorField(
         self.n_latent_ = int(np.prod(self.latent_shape_))
         Z = self._latents(X_t)
         self.train_latents_ = self._to_numpy(Z)
+        return Z
 
+    def _fit_iterate(self, Z: torch.Tensor, generator: torch.Generator) -> np.ndarray:
+        """Stage 3 of fit: iterate up to ``n_attractor_samples`` training latents.
+
+        Returns the indices of the starts.
+        """
         rng = check_random_state(self._draw_seed(generator) % (2**32))
-        n_samples = len(X_np)
+        n_samples = len(Z)
         if n_samples > self.n_attractor_samples:
             chosen = np.sort(
                 rng.choice(n_samples, self.n_attractor_samples, replace=False)
@@ -802,8 +487,12 @@ class LatentVectorField(
                 f"({int(self.diverged_.sum())} diverged); their last iterate is "
                 "kept. Increase max_iter or tol, or regularise the autoencoder.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
+        return chosen
+
+    def _fit_deduplicate(self, chosen: np.ndarray) -> None:
+        """Stage 4 of fit: merge the finite end points into ``attractors_``."""
         finite = np.isfinite(self.attractors_all_).all(axis=1)
         ends = self.attractors_all_[finite]
         # Leaders are visited best-converged first, so each attractor is represented
@@ -821,6 +510,9 @@ class LatentVectorField(
         basin = np.full(len(chosen), -1, dtype=np.int64)
         basin[finite] = labels
         self.basin_labels_ = basin
+
+    def _fit_summaries(self, X_np: np.ndarray, chosen: np.ndarray) -> None:
+        """Stage 5 of fit: self-attractor fraction, memorisation and rank."""
         z0 = self.train_latents_[chosen]
         moved = np.linalg.norm(self.attractors_all_ - z0, axis=1)
         scale = np.maximum(np.linalg.norm(z0, axis=1), 1e-12)
@@ -833,10 +525,6 @@ class LatentVectorField(
         else:
             self.memorization_coefficient_ = float("nan")
             self.attractor_rank90_ = 0
-        # Diverged rows score -inf; clip so the interpolated quantile stays finite.
-        normality = np.maximum(-self._raw_scores(X_t, Z)[self.ood_score], -1e300)
-        self.offset_ = float(np.percentile(normality, 100.0 * self.contamination))
-        return self
 
     def _radius(self) -> float:
         if self.dedup_radius is not None:
@@ -1079,527 +767,14 @@ class LatentVectorField(
         return d.argmin(axis=1)
 
     # --------------------------------------------------------- field tools
-    def _latent_input(self, Z: Any) -> torch.Tensor:
-        check_is_fitted(self)
-        Z_np = check_array(
-            tensor_to_numpy(Z), dtype=_FLOAT_DTYPES, input_name="Z", ensure_2d=False
-        )
-        if Z_np.ndim == 1:
-            Z_np = Z_np.reshape(-1, self.n_latent_)
-        if Z_np.ndim != 2 or Z_np.shape[1] != self.n_latent_:
-            raise ValueError(
-                f"Z must have {self.n_latent_} columns (the latent size); got shape "
-                f"{Z_np.shape}."
-            )
-        return self._to_tensor(Z_np)
-
-    def vector_field(self, Z: Any) -> np.ndarray:
-        """The latent field ``v(z) = E(D(z)) - z``.
-
-        Parameters
-        ----------
-        Z : array-like of shape (n_points, n_latent)
-
-        Returns
-        -------
-        ndarray of shape (n_points, n_latent)
-        """
-        Z_t = self._latent_input(Z)
-        self._eval_mode()
-        out = self._map_batches(lambda z: self._f(z) - z, Z_t, self.iter_batch_size)
-        return self._to_numpy(out, np.float64)
-
-    def iterate(self, Z: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Iterate latent starting points to their end points.
-
-        Parameters
-        ----------
-        Z : array-like of shape (n_points, n_latent)
-
-        Returns
-        -------
-        end_points : ndarray of shape (n_points, n_latent)
-        n_iter : ndarray of shape (n_points,)
-        converged : ndarray of shape (n_points,)
-        """
-        res = self._iterate(self._latent_input(Z))
-        return (
-            self._to_numpy(res["final"]),
-            self._to_numpy(res["n_iter"]),
-            self._to_numpy(res["converged"]),
-        )
-
-    def trajectories(
-        self, X: Any, max_len: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Full latent trajectories of the rows of ``X`` (padded).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        max_len : int, default=None
-            Steps to record (``max_iter`` when ``None``).
-
-        Returns
-        -------
-        paths : ndarray of shape (n_samples, max_len + 1, n_latent)
-            ``z_0 ... z_{n_iter}``, then the end point repeated.
-        lengths : ndarray of shape (n_samples,)
-            ``n_iter + 1`` (the number of trajectory points, capped at
-            ``max_len + 1``).
-        """
-        _, X_t = self._input(X)
-        max_len = (
-            self.max_iter if max_len is None else check_positive_int(max_len, "max_len")
-        )
-        z = self._latents(X_t)
-        res = self._iterate(z, max_iter=max_len)
-        n_iter = res["n_iter"].clamp(max=max_len)
-        steps = [z]
-        with torch.inference_mode():
-            for _ in range(max_len):
-                z = self._f(z)
-                steps.append(z)
-        paths = torch.stack(steps, dim=1)
-        t_index = torch.arange(max_len + 1, device=paths.device)
-        after = t_index[None, :] > n_iter[:, None]
-        end = res["final"][:, None, :].expand_as(paths)
-        paths = torch.where(after[:, :, None], end, paths)
-        return self._to_numpy(paths), self._to_numpy(n_iter + 1)
-
-    def jacobian_spectral_radius(
-        self,
-        Z: Any,
-        *,
-        method: str = "auto",
-        n_power_iter: int = 200,
-        random_state: Any = None,
-    ) -> np.ndarray:
-        """``max |eig J_f(z)|`` at each latent point.
-
-        ``"exact"`` forms each ``k x k`` Jacobian with :func:`torch.func.jacrev` and
-        takes its eigenvalues (``k^3`` per point). ``"power"`` never forms it: a
-        batched power iteration ``u <- J u / ||J u||`` with Jacobian-vector products
-        (:func:`torch.func.jvp`, one pass of ``f`` for all points), returning the
-        geometric mean of the growth ``||J u||`` over the second half of the
-        iterations. It converges to the spectral radius at the rate
-        ``|lambda_2 / lambda_1|`` when the dominant eigenvalue is real; for a
-        dominant complex pair the geometric mean still converges, more slowly.
-
-        Parameters
-        ----------
-        Z : array-like of shape (n_points, n_latent)
-        method : {"auto", "exact", "power"}, default="auto"
-            ``"auto"`` is ``"exact"`` up to 256 latent dimensions (where it is also
-            the faster one), else ``"power"``.
-        n_power_iter : int, default=200
-            Iterations of the power method.
-        random_state : int, RandomState instance or None, default=None
-            Seeds the power method's start vectors.
-
-        Returns
-        -------
-        ndarray of shape (n_points,)
-        """
-        check_option(method, "method", ("auto", "exact", "power"))
-        check_positive_int(n_power_iter, "n_power_iter")
-        Z_t = self._latent_input(Z)
-        self._eval_mode()
-        if method == "auto":
-            method = "exact" if self.n_latent_ <= _EXACT_JACOBIAN_MAX_K else "power"
-        if method == "power":
-            rng = check_random_state(random_state)
-            u0 = self._to_tensor(rng.standard_normal(Z_t.shape))
-            return _power_spectral_radius(self._f, Z_t, u0, n_power_iter)
-
-        def f_single(z: torch.Tensor) -> torch.Tensor:
-            return self._f(z[None])[0]
-
-        with torch.no_grad():
-            jac = torch.func.vmap(torch.func.jacrev(f_single))(Z_t)
-        eig = torch.linalg.eigvals(jac.to(torch.float64))
-        return self._to_numpy(eig.abs().max(dim=1).values, np.float64)
-
-    def is_attractor(self, Z: Any, *, tol: float | None = None) -> np.ndarray:
-        """Whether each point is a fixed point whose Jacobian has ``max |eig| < 1``.
-
-        Parameters
-        ----------
-        Z : array-like of shape (n_points, n_latent)
-        tol : float, default=None
-            Tolerance on ``||v(z)||^2`` for being a fixed point; ``100 * tol`` of the
-            estimator when ``None``.
-
-        Returns
-        -------
-        ndarray of bool of shape (n_points,)
-        """
-        tol = 100.0 * self.tol if tol is None else float(tol)
-        fixed = (self.vector_field(Z) ** 2).sum(axis=1) < tol
-        return fixed & (self.jacobian_spectral_radius(Z) < 1.0)
-
-    def decode_attractors(self, attractors: Any = None) -> np.ndarray:
-        """``D(z*)`` of ``attractors_`` (or of the latents given).
-
-        Parameters
-        ----------
-        attractors : array-like of shape (n_points, n_latent), default=None
-
-        Returns
-        -------
-        ndarray of shape (n_points, n_features)
-        """
-        check_is_fitted(self)
-        Z = self.attractors_ if attractors is None else attractors
-        return self._decode_np(self._to_numpy(self._latent_input(Z)))
-
-    def attractors_from_noise(
-        self,
-        n_samples: int = 200,
-        *,
-        spread: float = 2.0,
-        distribution: str = "gaussian",
-        random_state: Any = None,
-    ) -> np.ndarray:
-        """End points of latent noise starts (data-free probing of the weights).
-
-        Parameters
-        ----------
-        n_samples : int, default=200
-            Number of starts.
-        spread : float, default=2.0
-            ``"gaussian"``: ``N(mean, (spread * std)^2)`` of the training latents per
-            dimension; ``"standard"``: ``N(0, spread^2 I)``; ``"uniform"``:
-            ``U[-spread, spread]^k``.
-        distribution : {"gaussian", "standard", "uniform"}, default="gaussian"
-        random_state : int, RandomState instance or None, default=None
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_latent)
-        """
-        check_is_fitted(self)
-        check_positive_int(n_samples, "n_samples")
-        check_positive_float(spread, "spread")
-        check_option(distribution, "distribution", ("gaussian", "standard", "uniform"))
-        rng = check_random_state(random_state)
-        k = self.n_latent_
-        if distribution == "uniform":
-            Z0 = rng.uniform(-spread, spread, size=(n_samples, k))
-        else:
-            Z0 = rng.standard_normal((n_samples, k)) * spread
-            if distribution == "gaussian":
-                Z0 = self.train_latents_.mean(0) + Z0 * self.train_latents_.std(0)
-        return self.iterate(Z0)[0]
-
-    def memorization_score(
-        self,
-        X_train: Any,
-        X_ref: Any = None,
-        *,
-        attractors: Any = None,
-        radius: float = 0.25,
-    ) -> MemorizationReport:
-        """Compare decoded attractors with the training rows.
-
-        Parameters
-        ----------
-        X_train : array-like of shape (n_train, n_features)
-            The training rows.
-        X_ref : array-like of shape (n_ref, n_features), default=None
-            Held-out rows whose median nearest-training-neighbour distance is the
-            reference scale; ``None`` uses the leave-one-out nearest-neighbour
-            distance within ``X_train``.
-        attractors : array-like of shape (n_points, n_latent), default=None
-            Latent end points to decode (e.g. from :meth:`attractors_from_noise`);
-            ``attractors_`` when ``None``.
-        radius : float, default=0.25
-            Fraction of the reference scale that counts as "on a training point".
-
-        Returns
-        -------
-        MemorizationReport
-        """
-        check_is_fitted(self)
-        X_tr = check_array(tensor_to_numpy(X_train), dtype=np.float64)
-        if X_tr.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X_train has {X_tr.shape[1]} features; expected {self.n_features_in_}."
-            )
-        check_positive_float(radius, "radius")
-        decoded = self.decode_attractors(attractors)
-        if X_ref is None:
-            if len(X_tr) < 2:
-                raise ValueError("X_train needs at least 2 rows when X_ref is None.")
-            d = _sq_dists(X_tr, X_tr)
-            np.fill_diagonal(d, np.inf)
-        else:
-            X_r = check_array(tensor_to_numpy(X_ref), dtype=np.float64)
-            if X_r.shape[1] != X_tr.shape[1]:
-                raise ValueError(
-                    "X_ref and X_train have different numbers of features."
-                )
-            d = _sq_dists(X_r, X_tr)
-        ref = float(np.median(np.sqrt(d.min(axis=1))))
-        ref = max(ref, 1e-12)
-        cos, nearest_cos = _max_cosine(decoded, X_tr)
-        dist = np.sqrt(_sq_dists(decoded, X_tr))
-        nearest = dist.argmin(axis=1)
-        ratios = dist.min(axis=1) / ref
-        del nearest_cos
-        return MemorizationReport(
-            coefficient=float(cos.mean()),
-            coefficient_std=float(cos.std()),
-            ratio=float(np.median(ratios)),
-            within_fraction=float(np.mean(ratios < radius)),
-            reference_distance=ref,
-            cosines=cos,
-            ratios=ratios,
-            nearest=nearest,
-        )
-
-    def probe_dictionary(
-        self,
-        X: Any,
-        n_nonzero_coefs: int,
-        *,
-        attractors: Any = None,
-        random_state: Any = None,
-    ) -> dict[str, float]:
-        """Attractors as a latent dictionary (the paper's data-free probing, Sec. 4.1).
-
-        Each ``E(x)`` is approximated by Orthogonal Matching Pursuit with
-        ``n_nonzero_coefs`` unit-norm atoms, decoded, and compared with ``x``; the
-        baseline dictionary is a random orthonormal basis of the latent space.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to reconstruct.
-        n_nonzero_coefs : int
-            Atoms per row; at most the latent size and the number of attractors.
-        attractors : array-like of shape (n_atoms, n_latent), default=None
-            The dictionary (e.g. :meth:`attractors_from_noise`); ``attractors_``
-            when ``None``.
-        random_state : int, RandomState instance or None, default=None
-            Seeds the random orthonormal basis.
-
-        Returns
-        -------
-        dict
-            ``{"attractors": mse, "random": mse}``: mean squared error per input
-            feature of ``D(OMP(E(x)))`` against ``x``.
-        """
-        from sklearn.linear_model import orthogonal_mp
-
-        X_np, X_t = self._input(X)
-        atoms = self.attractors_ if attractors is None else attractors
-        atoms = self._to_numpy(self._latent_input(atoms), np.float64)
-        atoms = atoms[np.linalg.norm(atoms, axis=1) > 1e-12]
-        k = self.n_latent_
-        n_coefs = check_positive_int(n_nonzero_coefs, "n_nonzero_coefs")
-        if n_coefs > min(k, len(atoms)):
-            raise ValueError(
-                f"n_nonzero_coefs={n_coefs} exceeds min(latent size {k}, "
-                f"non-zero atoms {len(atoms)})."
-            )
-        Z = self._to_numpy(self._latents(X_t), np.float64)
-        rng = check_random_state(random_state)
-        basis, _ = np.linalg.qr(rng.standard_normal((k, k)))
-        target = X_t.reshape(len(X_t), -1).to(torch.float64).cpu().numpy()
-        out = {}
-        for name, dictionary in (("attractors", atoms.T), ("random", basis)):
-            dictionary = dictionary / np.linalg.norm(dictionary, axis=0)
-            coefs = orthogonal_mp(dictionary, Z.T, n_nonzero_coefs=n_coefs)
-            approx = (dictionary @ np.asarray(coefs).reshape(dictionary.shape[1], -1)).T
-            decoded = self._decode_np(approx)
-            out[name] = float(np.mean((decoded - target) ** 2))
-        return out
-
-    @property
-    def _attractor_set(self) -> torch.Tensor:
-        """The finite training end points as a tensor (the OOD reference set).
-
-        L2-normalised when ``normalize_latents`` is set, like the points compared
-        with them (:meth:`_unit`).
-        """
-        ends = self.attractors_all_[np.isfinite(self.attractors_all_).all(axis=1)]
-        return self._unit(torch.as_tensor(ends, device=self.device_, dtype=self.dtype_))
-
-    def _unit(self, Z: torch.Tensor) -> torch.Tensor:
-        """Rows of ``Z`` scaled to unit norm if ``normalize_latents`` (else ``Z``)."""
-        if not self.normalize_latents:
-            return Z
-        return Z / Z.norm(dim=1, keepdim=True).clamp_min(1e-12)
-
-
-# --------------------------------------------------------------------- kernels
-def _image_shape(image_shape: Any, n_features: int) -> tuple[int, int, int]:
-    """``(channels, height, width)`` of a row for the conv autoencoder."""
-    if image_shape is None:
-        side = int(round(np.sqrt(n_features)))
-        if side * side != n_features:
-            raise ValueError(
-                f"autoencoder='conv' needs image_shape: {n_features} features are "
-                "not a square one-channel image."
-            )
-        return (1, side, side)
-    shape = tuple(int(v) for v in image_shape)
-    if len(shape) == 2:
-        shape = (1, *shape)
-    if len(shape) != 3 or min(shape) < 1 or int(np.prod(shape)) != n_features:
-        raise ValueError(
-            "image_shape must be (height, width) or (channels, height, width) "
-            f"with {n_features} elements in all; got {image_shape!r}."
-        )
-    return shape
-
-
-def _sq_dists(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    d = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * A @ B.T
-    return np.maximum(d, 0.0)
-
-
-def _max_cosine(A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    An = A / np.maximum(np.linalg.norm(A, axis=1, keepdims=True), 1e-12)
-    Bn = B / np.maximum(np.linalg.norm(B, axis=1, keepdims=True), 1e-12)
-    cos = An @ Bn.T
-    return cos.max(axis=1), cos.argmax(axis=1)
-
-
-def _power_spectral_radius(
-    f: Callable[[torch.Tensor], torch.Tensor],
-    Z: torch.Tensor,
-    u: torch.Tensor,
-    n_iter: int,
-) -> np.ndarray:
-    """Batched power iteration on ``J_f(z_i)`` via JVPs (rows of ``f`` independent).
-
-    Returns the geometric mean of ``||J u_t||`` (``u_t`` unit) over the last
-    ``ceil(n_iter / 2)`` iterations, per row, in float64.
-    """
-    u = u / u.norm(dim=1, keepdim=True).clamp_min(1e-300)
-    burn_in = n_iter // 2
-    log_growth = torch.zeros(len(Z), dtype=torch.float64, device=Z.device)
-    with torch.no_grad():
-        for t in range(n_iter):
-            ju = torch.func.jvp(f, (Z,), (u,))[1]
-            norm = ju.norm(dim=1)
-            if t >= burn_in:
-                log_growth += torch.log(norm.to(torch.float64).clamp_min(1e-300))
-            zero = norm == 0
-            u = torch.where(zero[:, None], u, ju / norm.clamp_min(1e-300)[:, None])
-    rho = torch.exp(log_growth / (n_iter - burn_in))
-    return rho.cpu().numpy()
-
-
-def _rank90(decoded: np.ndarray) -> int:
-    s = np.linalg.svd(decoded, compute_uv=False)
-    energy = np.cumsum(s**2)
-    if energy[-1] <= 0:
-        return 0
-    return int(np.searchsorted(energy / energy[-1], 0.9) + 1)
-
-
-def ood_auroc_score(estimator: Any, X: Any, y: Any) -> float:
-    """Scorer: AUROC of ``-score_samples(X)`` for ``y`` = 1 (OOD) versus 0 (inlier).
-
-    Usable as ``scoring=`` in :class:`~sklearn.model_selection.GridSearchCV` with
-    any fitted outlier detector (or a pipeline ending in one).
-
-    Parameters
-    ----------
-    estimator : fitted estimator with ``score_samples``
-    X : array-like of shape (n_samples, n_features)
-    y : array-like of shape (n_samples,)
-        1 for out-of-distribution rows, 0 for inliers.
-
-    Returns
-    -------
-    float
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn.ensemble import IsolationForest
-    >>> from skres.dynamics import ood_auroc_score
-    >>> rng = np.random.RandomState(0)
-    >>> X = np.r_[rng.randn(100, 2), rng.randn(20, 2) + 6]
-    >>> y = np.r_[np.zeros(100), np.ones(20)]
-    >>> det = IsolationForest(random_state=0).fit(X[:100])
-    >>> ood_auroc_score(det, X, y) > 0.95
-    True
-    """
-    from sklearn.metrics import roc_auc_score
-
-    y = np.asarray(y)
-    if set(np.unique(y).tolist()) - {0, 1}:
-        raise ValueError("y must hold 0 (inlier) and 1 (out-of-distribution) labels.")
-    return float(roc_auc_score(y, -np.asarray(estimator.score_samples(X))))
-
-
-def deduplicate_attractors(
-    Z: Any,
-    *,
-    threshold: float = 0.99,
-    radius: float = 1e-1,
-    rule: str = "cosine",
-    order: Any = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Merge end points into distinct attractors (greedy leader clustering).
-
-    Points are visited in ``order`` (row order when ``None``). Each unassigned
-    point becomes a new attractor and absorbs every unassigned point that is the
-    same attractor: cosine above ``threshold`` (``rule="cosine"``, the paper's
-    rule) or distance below ``radius`` (both rules; this also merges points at
-    the origin, where the cosine is undefined). The loop runs once per attractor,
-    not once per point.
-
-    Parameters
-    ----------
-    Z : array-like of shape (n_points, n_latent)
-    threshold : float, default=0.99
-    radius : float, default=0.1
-    rule : {"cosine", "euclidean"}, default="cosine"
-    order : array-like of shape (n_points,), default=None
-        Visiting order (a permutation of the rows), e.g. by increasing residual.
-
-    Returns
-    -------
-    attractors : ndarray of shape (n_attractors, n_latent)
-        The leader (first point) of each group.
-    labels : ndarray of shape (n_points,)
-        Group index of each point.
-
-    Examples
-    --------
-    >>> from skres.dynamics.vector_field import deduplicate_attractors
-    >>> A, labels = deduplicate_attractors([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]])
-    >>> A.shape, labels.tolist()
-    ((2, 2), [0, 0, 1])
-    """
-    check_option(rule, "rule", ("cosine", "euclidean"))
-    Z = np.asarray(Z, dtype=np.float64)
-    n = len(Z)
-    labels = np.full(n, -1, dtype=np.int64)
-    if n == 0:
-        return Z.reshape(0, Z.shape[1] if Z.ndim == 2 else 0), labels
-    perm = np.arange(n) if order is None else np.asarray(order, dtype=np.int64)
-    if sorted(perm.tolist()) != list(range(n)):
-        raise ValueError("order must be a permutation of range(n_points).")
-    norms = np.linalg.norm(Z, axis=1)
-    unit = Z / np.maximum(norms, 1e-300)[:, None]
-    leaders: list[int] = []
-    while True:
-        free = perm[labels[perm] < 0]
-        if len(free) == 0:
-            break
-        lead = int(free[0])
-        same = np.linalg.norm(Z[free] - Z[lead], axis=1) < radius
-        if rule == "cosine" and norms[lead] > 0:
-            pos = norms[free] > 0
-            same |= pos & (unit[free] @ unit[lead] > threshold)
-        same[0] = True
-        labels[free[same]] = len(leaders)
-        leaders.append(lead)
-    return Z[leaders].copy(), labels
+    # Defined in ``_vf_attractors._FieldTools``; bound here as well so that the API
+    # reference (autodoc lists a class's own members only) documents them.
+    vector_field = _FieldTools.vector_field
+    iterate = _FieldTools.iterate
+    trajectories = _FieldTools.trajectories
+    jacobian_spectral_radius = _FieldTools.jacobian_spectral_radius
+    is_attractor = _FieldTools.is_attractor
+    decode_attractors = _FieldTools.decode_attractors
+    attractors_from_noise = _FieldTools.attractors_from_noise
+    memorization_score = _FieldTools.memorization_score
+    probe_dictionary = _FieldTools.probe_dictionary
