@@ -135,6 +135,29 @@ def test_logit_lens_scores_and_explain():
     assert len(tokens) == 4 and set(tokens) <= set(concept)
 
 
+@pytest.mark.parametrize("fit_override", [False, True])
+def test_explain_refuses_a_dictionary_mutated_after_fit(fit_override):
+    # issue 20: explain used to read the caller's live array, so changing it after
+    # fit silently changed the answer.
+    X, dictionary, concept = make_planted_heads(80, random_state=7)
+    dictionary = dictionary.copy()
+    ranker = HeadRanker(dictionary=dictionary, concept_ids=concept, n_atoms=4)
+    ranker.fit(X, dictionary=dictionary.copy() if fit_override else None)
+    before = ranker.explain(X, 2, n_tokens=3)
+    assert ranker.explain(X, 2, n_tokens=3) == before  # unchanged: same answer
+    dictionary[before[0]] *= -3.0
+    with pytest.raises(ValueError, match="changed after fit"):
+        ranker.explain(X, 2, n_tokens=3)
+    # an explicit dictionary is the caller's choice and is used as given
+    assert len(ranker.explain(X, 2, dictionary=dictionary, n_tokens=3)) == 3
+    # pickling keeps the fitted digest
+    import pickle
+
+    again = pickle.loads(pickle.dumps(ranker))
+    with pytest.raises(ValueError, match="changed after fit"):
+        again.explain(X, 2, n_tokens=3)
+
+
 def test_explain_many_heads_in_bounded_memory():
     import sklearn
 

@@ -11,6 +11,7 @@ concept in generation.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from numbers import Integral
 from typing import Any
@@ -242,6 +243,13 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
             )
         return D
 
+    @staticmethod
+    def _digest(D: np.ndarray) -> str:
+        """Content digest of a resolved dictionary (detects later mutation)."""
+        return hashlib.blake2b(
+            np.ascontiguousarray(D).tobytes(), digest_size=16
+        ).hexdigest()
+
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None, dictionary: Any = None) -> HeadRanker:
         """Run SOMP on every head and rank the heads.
@@ -266,6 +274,17 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
         self.n_heads_, self.n_dims_ = n_heads, n_dims
         D = self._resolve_dictionary(
             dictionary if dictionary is not None else self.dictionary, n_dims
+        )
+        # explain() reads the constructor's dictionary again: remember its content
+        # so that a caller mutating it after fit gets an error, not a new answer.
+        self._dictionary_digest_ = (
+            None
+            if self.dictionary is None
+            else self._digest(
+                D
+                if dictionary is None
+                else self._resolve_dictionary(self.dictionary, n_dims)
+            )
         )
         if self.concept_ids is None:
             ids = np.arange(len(D))
@@ -470,6 +489,13 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
         D = self._resolve_dictionary(
             dictionary if dictionary is not None else self.dictionary, self.n_dims_
         )
+        fitted_digest = getattr(self, "_dictionary_digest_", None)
+        if dictionary is None and fitted_digest not in (None, self._digest(D)):
+            raise ValueError(
+                "The dictionary passed to HeadRanker changed after fit (the array "
+                "was modified in place). Refit the ranker, or pass the dictionary "
+                "to explain explicitly with explain(..., dictionary=...)."
+            )
         data = np.ascontiguousarray(X_np[:, heads].transpose(1, 0, 2))
         supports = somp(
             data,
