@@ -21,6 +21,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+import sklearn
 
 from skres.utils import all_estimators
 
@@ -121,7 +122,10 @@ def test_page_code_blocks_run(page, tmp_path, monkeypatch):
     for lineno, code, skip in _python_blocks(page.read_text(encoding="utf-8")):
         if skip is not None:
             continue
-        with warnings.catch_warnings():
+        # config_context restores sklearn's global config (pages call
+        # set_config(enable_metadata_routing=True)), so nothing leaks into the
+        # tests that later run in the same worker.
+        with warnings.catch_warnings(), sklearn.config_context():
             warnings.simplefilter("ignore")
             try:
                 exec(compile(code, f"{page.name}:{lineno}", "exec"), namespace)

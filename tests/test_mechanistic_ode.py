@@ -33,8 +33,10 @@ def test_8_lorenz_clean_exact_support(monkeypatch):
     import skres.solvers.ode as ode
 
     n_factor = []
-    real = ode._factor
-    monkeypatch.setattr(ode, "_factor", lambda *a: n_factor.append(1) or real(*a))
+    real = ode._make_factor
+    monkeypatch.setattr(
+        ode, "_make_factor", lambda *a, **k: n_factor.append(1) or real(*a, **k)
+    )
     X, t, coef = make_lorenz(4000, return_coef=True)
     model = MechanisticODE(window=50).fit(X, t=t)
     rel, spurious, missing = _errors(model, coef)

@@ -750,8 +750,8 @@ class PDEDiscoverer(SimulateMixin, FieldsMixin, TorchEstimatorMixin, BaseEstimat
         Returns
         -------
         float
-            R² over all grid points of rows 1 onwards; rows where the
-            simulation failed count as a zero prediction.
+            R² over all grid points of rows 1 onwards. A simulation that
+            overflows raises a ``ValueError``.
         """
         from sklearn.metrics import r2_score
 
@@ -776,5 +776,10 @@ class PDEDiscoverer(SimulateMixin, FieldsMixin, TorchEstimatorMixin, BaseEstimat
             weights = np.repeat(sw[1:], int(np.prod(X.shape[1:])))
         with np.errstate(all="ignore"):
             sim = self.simulate(X[0], times, x, bc=bc)
-        sim = np.where(np.isfinite(sim), sim, 0.0)
+        if not np.all(np.isfinite(sim)):
+            raise ValueError(
+                "The forward simulation of the discovered PDE from X[0] overflowed "
+                "(non-finite values), so score is undefined. Check that X has the "
+                "scale of the data the model was fitted on."
+            )
         return float(r2_score(X[1:].ravel(), sim[1:].ravel(), sample_weight=weights))
