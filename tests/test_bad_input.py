@@ -265,11 +265,6 @@ def test_fit_on_bad_X(name: str, cls: type, case: str) -> None:
 
 @pytest.mark.parametrize(("name", "cls", "case"), _params("predict"))
 def test_methods_on_bad_X(name: str, cls: type, case: str) -> None:
-    if name == "PDEDiscoverer" and case == "beyond_float32":
-        # Known defect, left open in issue 20: the forward simulation behind
-        # PDEDiscoverer.score on data scaled by 1e39 did not return within the
-        # 900 s timeout in CI. A scale check before simulating is the fix.
-        pytest.skip("PDEDiscoverer.score on 1e39-scaled data hangs (issue 20)")
     est = _fitted(name, cls)
     X, y, side = _fit_args(est, _X())
     bad = X_CASES[case](X)

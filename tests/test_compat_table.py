@@ -69,18 +69,13 @@ def test_render_marks_every_status_with_its_reason():
 
 
 def test_array_api_check_passes_for_every_estimator():
-    # Known defect, left open: PDEDiscoverer's array-API check did not finish
-    # within the 900 s timeout after the weak-form rewrite (issue 21); it is
-    # excluded here until the next session finds the loop.
     code = (
-        "SKIPPED = {'PDEDiscoverer'}\n"
         "import warnings; warnings.simplefilter('ignore')\n"
         "from sklearn.utils.estimator_checks import estimator_checks_generator\n"
         "from skres.utils._compat_table import check_id\n"
         "from skres.utils._testing import estimator_test_instances\n"
         "n = 0\n"
-        "ests = [e for e in estimator_test_instances()\n"
-        "        if type(e).__name__ not in SKIPPED]\n"
+        "ests = list(estimator_test_instances())\n"
         "for est in ests:\n"
         "    for e, check in estimator_checks_generator(est, mark=None):\n"
         "        if check_id(check).startswith('check_array_api_input'):\n"

@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from skres.datasets import make_advection_diffusion, make_burgers
-from skres.dynamics import PDEDiscoverer
+from skres.dynamics import PDEDiscoverer, SimulationWarning
 from skres.dynamics._pde_library import _gradient, _second_derivative
 
 TWO_TERMS = {"u_x": [1], "u_xx": [0]}
@@ -185,6 +185,44 @@ def test_simulate_with_the_true_coefficients_matches_the_generator():
     # The bump stays away from the ends: Dirichlet finite differences agree.
     dirichlet = model.simulate(u[0], t[:41], bc="dirichlet")
     assert np.max(np.abs(dirichlet - u[:41])) < 5e-3
+
+
+def test_explosive_equation_stops_with_a_warning_and_scores_minus_inf():
+    """An anti-diffusive (ill-posed) equation blows up: simulate stops with a
+    SimulationWarning and NaN rows instead of running for hours; score is -inf."""
+    u, t, x = burgers()
+    model = PDEDiscoverer(terms=TWO_TERMS, max_iter=0).fit(u, t=t, x=x)
+    model.coef_ = np.array([-1.0, -0.1])  # backward heat: u_t = -0.1 u_xx
+    with pytest.warns(SimulationWarning, match="output rows after it are NaN"):
+        sim = model.simulate(u[0], t)
+    assert np.all(np.isfinite(sim[0])) and np.isnan(sim[-1]).all()
+    with pytest.warns(SimulationWarning, match="score is -inf"):
+        assert model.score(u) == -np.inf
+    # a small budget stops even a well-posed equation, and says so
+    model.coef_ = np.array([-1.0, 0.1])
+    with pytest.warns(SimulationWarning, match="max_rhs_evals=50"):
+        sim = model.simulate(u[0], t, max_rhs_evals=50)
+    reached = np.isfinite(sim).all(axis=1)
+    assert reached[0] and not reached[-1]
+    assert np.all(np.diff(reached.astype(int)) <= 0)  # finite rows, then NaN rows
+    for bad in (0, -3, 2.5, True, "10"):
+        with pytest.raises(ValueError, match="max_rhs_evals"):
+            model.simulate(u[0], t, max_rhs_evals=bad)
+
+
+def test_unidentifiable_terms_warn():
+    """On a 4-point grid u_x and u_xxx are indistinguishable: the fit says so."""
+    rng = np.random.RandomState(3)
+    X = rng.standard_normal((40, 4))
+    with pytest.warns(UserWarning, match="not identified"):
+        PDEDiscoverer(max_iter=0, weak_support=(2, 2)).fit(
+            X, t=np.linspace(0, 1, 40), x=np.arange(4.0)
+        )
+    # a well-posed fit does not warn
+    u, t, x = burgers()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        PDEDiscoverer(terms=TWO_TERMS, max_iter=0).fit(u, t=t, x=x)
 
 
 def test_equations_and_print(capsys):

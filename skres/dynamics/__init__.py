@@ -9,6 +9,7 @@
 """
 
 from .mechanistic_ode import MechanisticODE
+from ._pde_simulate import SimulationWarning
 from .pde import PDEDiscoverer
 from .vector_field import (
     AutoencoderHandle,
@@ -26,4 +27,5 @@ __all__ = [
     "deduplicate_attractors",
     "ood_auroc_score",
     "PDEDiscoverer",
+    "SimulationWarning",
 ]

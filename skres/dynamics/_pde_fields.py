@@ -21,7 +21,12 @@ from typing import Any
 import numpy as np
 
 from ._pde_library import derivative
-from ._pde_weak import _test_matrix, check_finite_system, mstls
+from ._pde_weak import (
+    _test_matrix,
+    check_finite_system,
+    mstls,
+    warn_if_unidentified,
+)
 
 #: A term: (monomial exponents over the fields, derivative or None), where the
 #: derivative is (field index, orders per spatial axis).
@@ -189,8 +194,12 @@ def fit_fields(
     library: list[Term],
     radius: Sequence[int],
     threshold: Any,
+    names: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, list[float]]:
-    """Coefficients ``(n_fields, n_terms)`` and the chosen thresholds."""
+    """Coefficients ``(n_fields, n_terms)`` and the chosen thresholds.
+
+    Warns when a field's selected terms are not identified (collinear columns).
+    """
     with np.errstate(over="ignore", invalid="ignore"):
         G, B = weak_fields_system(fields, t, coords, library, radius)
     check_finite_system(G, B)
@@ -217,6 +226,12 @@ def fit_fields(
             lam = threshold
         coef[f] = xi / scale
         chosen.append(lam)
+        warn_if_unidentified(
+            G,
+            coef[f] != 0,
+            names if names is not None else [f"term {i}" for i in range(len(library))],
+            "PDEDiscoverer.fit",
+        )
     return coef, chosen
 
 
@@ -295,13 +310,12 @@ class FieldsMixin:
         for c in range(n_space):
             n = arr.shape[1 + c]
             radius.append(max(1, min(params["weak_support"][1], (n - 1) // 6)))
+        names = [term_name(term, list(est.field_names_)) for term in library]
         coef, chosen = fit_fields(
-            arr, est.t_, coords, library, radius, params["threshold"]
+            arr, est.t_, coords, library, radius, params["threshold"], names
         )
         est.library_ = library
-        est.feature_names_ = np.asarray(
-            [term_name(term, list(est.field_names_)) for term in library], dtype=object
-        )
+        est.feature_names_ = np.asarray(names, dtype=object)
         est.coef_ = coef
         est.support_ = coef != 0
         est.weak_threshold_ = chosen
@@ -313,7 +327,9 @@ class FieldsMixin:
         est.n_iter_ = 0
         return est
 
-    def _simulate_fields(self, u0: Any, t: Any, x: Any) -> np.ndarray:
+    def _simulate_fields(
+        self, u0: Any, t: Any, x: Any, max_rhs_evals: int | None = None
+    ) -> np.ndarray:
         from ._pde_library import _check_coordinate
 
         est: Any = self
@@ -342,7 +358,7 @@ class FieldsMixin:
             raise ValueError("t must be a non-empty, strictly increasing array.")
         if times.size == 1:
             return start[None].copy()
-        return simulate_fields(est, start, times, coords)
+        return simulate_fields(est, start, times, coords, max_rhs_evals)
 
     def _check_single_field(self, what: str) -> None:
         if np.ndim(self.coef_) == 2:  # type: ignore[attr-defined]
@@ -353,14 +369,18 @@ class FieldsMixin:
 
 
 def simulate_fields(
-    est: Any, start: np.ndarray, times: np.ndarray, coords: Sequence[np.ndarray]
+    est: Any,
+    start: np.ndarray,
+    times: np.ndarray,
+    coords: Sequence[np.ndarray],
+    max_rhs_evals: int | None = None,
 ) -> np.ndarray:
     """Integrate the fitted several-field model on a periodic uniform grid.
 
     Spatial derivatives are spectral; :func:`scipy.integrate.solve_ivp` (RK45)
-    integrates in time. Rows after a failed integration are NaN.
+    integrates in time. Rows after a failed or stopped integration are NaN.
     """
-    from scipy.integrate import solve_ivp
+    from ._pde_simulate import integrate
 
     spatial = start.shape[:-1]
     n_fields = start.shape[-1]
@@ -393,9 +413,13 @@ def simulate_fields(
             cols.append(value)
         return (np.stack(cols, -1) @ coef.T).ravel()
 
-    sol = solve_ivp(
-        rhs, (times[0], times[-1]), start.ravel(), t_eval=times, rtol=1e-6, atol=1e-9
+    out = integrate(
+        rhs,
+        start.ravel(),
+        times,
+        method="RK45",
+        max_rhs_evals=max_rhs_evals,
+        rtol=1e-6,
+        atol=1e-9,
     )
-    out = np.full((times.size,) + start.shape, np.nan)
-    out[: sol.y.shape[1]] = sol.y.T.reshape((-1,) + start.shape)
-    return out
+    return out.reshape((-1,) + start.shape)

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from typing import Any
+
 import numpy as np
 from numpy.polynomial import polynomial as P
 
@@ -117,6 +119,41 @@ def check_finite_system(G: np.ndarray, b: np.ndarray) -> None:
             "the library evaluated on X is not finite (its powers overflow float64 "
             "at this data scale); rescale X (e.g. divide by its maximum) or lower "
             "the polynomial degrees in terms."
+        )
+
+
+def support_condition(G: np.ndarray, support: np.ndarray) -> float:
+    """Condition number of the (column-normalised) library columns kept."""
+    if not support.any():
+        return 1.0
+    cols = G[:, support]
+    cols = cols / np.where((n := np.linalg.norm(cols, axis=0)) > 0, n, 1.0)
+    sv = np.linalg.svd(cols, compute_uv=False)
+    return float(sv[0] / sv[-1]) if sv[-1] > 0 else float("inf")
+
+
+#: Condition number of the kept, normalised weak-form columns above which their
+#: coefficients are not identified (the suite's and examples' fits stay below 200).
+MAX_SUPPORT_CONDITION = 1e8
+
+
+def warn_if_unidentified(
+    G: np.ndarray, support: np.ndarray, names: Any, where: str
+) -> None:
+    """Warn when the selected library columns are (nearly) linearly dependent."""
+    import warnings
+
+    cond = support_condition(G, support)
+    if cond > MAX_SUPPORT_CONDITION:
+        terms = ", ".join(str(n) for n in np.asarray(names, dtype=object)[support])
+        warnings.warn(
+            f"{where}: the selected terms ({terms}) are nearly linearly dependent "
+            f"on this grid (condition number {cond:.2g} of their weak-form "
+            "columns), so their coefficients are not identified by the data and "
+            "the equation is not trustworthy (e.g. too few grid points to tell "
+            "u_x from u_xxx). Use more grid points or times, or fewer terms.",
+            UserWarning,
+            stacklevel=4,
         )
 
 

@@ -31,6 +31,7 @@ Coefficients are reported in PySINDy's convention, as the right-hand side of
 from __future__ import annotations
 
 import numbers
+import warnings
 from numbers import Integral, Real
 from typing import Any
 
@@ -61,8 +62,13 @@ from ._pde_library import (
     theta,
 )
 from ._pde_refine import refine
-from ._pde_simulate import SimulateMixin
-from ._pde_weak import check_finite_system, mstls, weak_system
+from ._pde_simulate import SimulateMixin, SimulationWarning
+from ._pde_weak import (
+    check_finite_system,
+    mstls,
+    warn_if_unidentified,
+    weak_system,
+)
 
 __all__ = ["PDEDiscoverer"]
 
@@ -522,6 +528,7 @@ class PDEDiscoverer(SimulateMixin, FieldsMixin, TorchEstimatorMixin, BaseEstimat
                     break
                 keep = new
         coef = xi / self._weak_scale_
+        warn_if_unidentified(G, coef != 0, self.feature_names_, "PDEDiscoverer.fit")
         return coef, coef != 0
 
     def _weak_scale(self, G: np.ndarray) -> np.ndarray:
@@ -750,8 +757,10 @@ class PDEDiscoverer(SimulateMixin, FieldsMixin, TorchEstimatorMixin, BaseEstimat
         Returns
         -------
         float
-            R² over all grid points of rows 1 onwards. A simulation that
-            overflows raises a ``ValueError``.
+            R² over all grid points of rows 1 onwards. ``-inf``, with a
+            :class:`~skres.dynamics.SimulationWarning`, when the simulation
+            blows up or exhausts its work budget: the equation cannot reproduce
+            ``X`` at all, and model selection ranks it last.
         """
         from sklearn.metrics import r2_score
 
@@ -774,12 +783,18 @@ class PDEDiscoverer(SimulateMixin, FieldsMixin, TorchEstimatorMixin, BaseEstimat
                     f"sample_weight must have shape ({X.shape[0]},); got {sw.shape}."
                 )
             weights = np.repeat(sw[1:], int(np.prod(X.shape[1:])))
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", SimulationWarning)
             sim = self.simulate(X[0], times, x, bc=bc)
         if not np.all(np.isfinite(sim)):
-            raise ValueError(
-                "The forward simulation of the discovered PDE from X[0] overflowed "
-                "(non-finite values), so score is undefined. Check that X has the "
-                "scale of the data the model was fitted on."
+            warnings.warn(
+                "score: the forward simulation of the discovered PDE from X[0] "
+                "blew up or exhausted its work budget before the last time, so the "
+                "equation does not reproduce X; score is -inf. Check the discovered "
+                "equation (equations()) and that X has the scale of the training "
+                "data.",
+                SimulationWarning,
+                stacklevel=2,
             )
+            return float("-inf")
         return float(r2_score(X[1:].ravel(), sim[1:].ravel(), sample_weight=weights))
