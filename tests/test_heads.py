@@ -8,12 +8,14 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 
 from skres.datasets import make_planted_heads
 from skres.interpretability import (
     CONCEPTS,
     CONTROL_TASKS,
     HeadRanker,
+    concept_logit_shift,
     concept_token_ids,
     edit_heads,
     encode_prompts,
@@ -23,6 +25,7 @@ from skres.interpretability import (
     load_concept,
     load_control_task,
     logit_lens_scores,
+    measure_head_effects,
 )
 from skres.interpretability.evaluation import _last_token_probabilities
 
@@ -429,6 +432,149 @@ def test_logit_lens_attribute_respects_min_layer():
     expected = logit_lens_scores(X, dictionary, concept)
     assert np.isneginf(ranker.logit_lens_scores_[:4]).all()
     np.testing.assert_allclose(ranker.logit_lens_scores_[4:], expected[4:], rtol=1e-10)
+
+
+# ------------------------------------------------------- sign-aware selection
+def test_concept_logit_shift_formula():
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((7, 4, 6))
+    D = rng.standard_normal((20, 6))
+    ids = [2, 5, 11]
+    shift = concept_logit_shift(X, D, ids)
+    logits = X @ D.T  # (n, heads, vocab)
+    expected = (logits[..., ids].mean(axis=-1) - logits.mean(axis=-1)).mean(axis=0)
+    np.testing.assert_allclose(shift, expected, rtol=1e-10)
+    # A component shared by every row moves all logits alike (no softmax mass):
+    # it does not change the shift.
+    shared = D + rng.standard_normal(6)
+    np.testing.assert_allclose(concept_logit_shift(X, shared, ids), shift, rtol=1e-9)
+    with pytest.raises(ValueError, match="X must have shape"):
+        concept_logit_shift(X[0], D, ids)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_promote_keeps_the_planted_head_that_writes_for_the_concept(seed):
+    # Heads 5 and 30 write +concept on average, head 17 -concept: the explained
+    # variance cannot tell them apart, the sign can.
+    X, dictionary, concept = make_planted_heads(
+        random_state=seed, concept_size=8, signs=(1, -1, 1)
+    )
+    params = dict(dictionary=dictionary, concept_ids=concept, n_atoms=5, top_k=3)
+    anysign = HeadRanker(direction="any", **params).fit(X)
+    assert set(anysign.selected_heads_.tolist()) == {5, 17, 30}
+    assert anysign.eligible_.all()
+    promote = HeadRanker(direction="promote", **params).fit(X)
+    scores = promote.direction_scores_
+    assert scores[5] > 0 and scores[30] > 0 and scores[17] < 0
+    assert {5, 30} <= set(promote.selected_heads_.tolist())
+    assert 17 not in promote.selected_heads_
+    np.testing.assert_array_equal(promote.eligible_, scores > 0)
+    # Eligible heads come first in ranking_, each group by decreasing score.
+    n = int(promote.eligible_.sum())
+    assert promote.eligible_[promote.ranking_[:n]].all()
+    assert np.all(np.diff(promote.scores_[promote.ranking_[:n]]) <= 0)
+    assert np.all(np.diff(promote.scores_[promote.ranking_[n:]]) <= 0)
+    np.testing.assert_array_equal(promote.scores_, anysign.scores_)
+
+
+def test_direction_scores_argument_and_errors():
+    X, dictionary, concept = make_planted_heads(
+        60, n_heads=10, planted_heads=(2, 6), random_state=0
+    )
+    params = dict(
+        dictionary=dictionary, concept_ids=concept, n_atoms=4, top_k=2,
+        direction="promote",
+    )  # fmt: skip
+    measured = np.full(10, np.nan)
+    measured[[2, 6, 7]] = [0.5, -0.1, 0.2]  # NaN: not measured, never selected
+    ranker = HeadRanker(**params).fit(X, direction_scores=measured)
+    np.testing.assert_array_equal(np.flatnonzero(ranker.eligible_), [2, 7])
+    assert set(ranker.selected_heads_.tolist()) == {2, 7}
+    np.testing.assert_array_equal(ranker.direction_scores_, measured)
+    # Fewer promoting heads than top_k: a warning, and only those are selected.
+    with pytest.warns(UserWarning, match="only 1 heads are eligible"):
+        one = HeadRanker(**{**params, "top_k": 3}).fit(
+            X, direction_scores=np.where(np.arange(10) == 6, 1.0, -1.0)
+        )
+    np.testing.assert_array_equal(one.selected_heads_, [6])
+    with pytest.raises(ValueError, match="no head at or above min_layer"):
+        HeadRanker(**params).fit(X, direction_scores=-np.ones(10))
+    with pytest.raises(ValueError, match="direction_scores must hold"):
+        HeadRanker(**params).fit(X, direction_scores=np.ones(9))
+    with pytest.raises(ValueError, match="direction_scores must hold"):
+        HeadRanker(**params).fit(X, direction_scores=np.full(10, np.inf))
+    # direction="any" ignores the scores; without concept_ids "promote" has no
+    # concept to read a sign from and ranks by score alone.
+    anysign = HeadRanker(**{**params, "direction": "any"}).fit(
+        X, direction_scores=measured
+    )
+    assert HeadRanker().direction == "any"  # the paper's ranking by default
+    assert anysign.eligible_.all()
+    full = HeadRanker(dictionary=dictionary, n_atoms=3, direction="promote").fit(X)
+    assert full.eligible_.all()
+
+
+def test_planted_signs_validation_and_default_stream():
+    a = make_planted_heads(50, random_state=3)[0]
+    b = make_planted_heads(50, random_state=3, signs=(0, 0, 0))[0]
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="signs must hold"):
+        make_planted_heads(50, signs=(1, 2, 0))
+    with pytest.raises(ValueError, match="signs must hold"):
+        make_planted_heads(50, signs=(1,))
+
+
+@pytest.mark.parametrize("kind", ["llama", "gpt2"])
+@pytest.mark.parametrize("seed", range(4))
+def test_direct_sign_predicts_the_flip_on_a_tiny_model(kind, seed):
+    # On a random-weight model the direct logit shift of a head predicts what
+    # flipping it alone does to the concept's probability on the same prompts.
+    model, tokenizer, ranker, concept, control, ids = _tiny_setup(seed, kind)
+    prompts = ["the sky is blue", "a red cat", "green dog and sky", "blue and red"]
+    batch, _ = encode_prompts(tokenizer, prompts)
+    X, head_index = extract_head_outputs(model, batch, positions="last")
+    D = model.get_output_embeddings().weight.detach().numpy()
+    direct = concept_logit_shift(X, D, ids)
+    heads = np.arange(len(head_index))
+    effects = measure_head_effects(
+        model, tokenizer, prompts, heads, head_index, concept_ids=ids
+    )
+    assert np.corrcoef(direct, -effects)[0, 1] > 0.5
+    strongest = np.argmax(np.abs(direct))
+    assert np.sign(direct[strongest]) == -np.sign(effects[strongest])
+
+
+@pytest.mark.filterwarnings("ignore:only .* heads are eligible")
+def test_measure_head_effects_matches_evaluate_head_sets():
+    model, tokenizer, ranker, concept, control, ids = _tiny_setup()
+    prompts = [q for q, _ in concept]
+    heads = np.array([4, 7, 11])
+    effects = measure_head_effects(
+        model, tokenizer, prompts, heads, ranker.head_index_, concept_ids=ids,
+        alpha=0.0, batch_size=2,
+    )  # fmt: skip
+    direct = evaluate_head_sets(
+        model, tokenizer, [([h], 0.0) for h in heads], ranker.head_index_,
+        concept, control, concept_ids=ids,
+    )  # fmt: skip
+    mass = direct["concept_mass"]
+    np.testing.assert_allclose(effects[heads], np.log(mass[1:] / mass[0]), atol=1e-6)
+    assert np.isnan(np.delete(effects, heads)).all()
+    # A promote ranker fed the measured effects selects only heads whose
+    # ablation lowers the concept.
+    X = np.random.default_rng(0).standard_normal((6, 12, 32))
+    promote = clone(ranker).set_params(direction="promote")
+    promote.fit(X, direction_scores=-effects)
+    assert set(np.flatnonzero(promote.eligible_)) == set(heads[effects[heads] < 0])
+    with pytest.raises(ValueError, match="prompts must be"):
+        measure_head_effects(model, tokenizer, [], heads, ranker.head_index_,
+                             concept_ids=ids)  # fmt: skip
+    with pytest.raises(ValueError, match="heads must be"):
+        measure_head_effects(model, tokenizer, prompts, [], ranker.head_index_,
+                             concept_ids=ids)  # fmt: skip
+    with pytest.raises(ValueError, match="alpha must be finite"):
+        measure_head_effects(model, tokenizer, prompts, heads, ranker.head_index_,
+                             concept_ids=ids, alpha=np.nan)  # fmt: skip
 
 
 # ------------------------------------------------------------ shipped concepts

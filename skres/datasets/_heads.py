@@ -19,6 +19,7 @@ def make_planted_heads(
     planted_heads: tuple[int, ...] = (5, 17, 30),
     n_active: int = 4,
     noise: float = 0.3,
+    signs: tuple[int, ...] | None = None,
     random_state: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-head writes where only the planted heads use the concept's tokens.
@@ -42,6 +43,13 @@ def make_planted_heads(
         Atoms used by each head.
     noise : float, default=0.3
         Noise standard deviation.
+    signs : tuple of {-1, 0, 1}, default=None
+        One per planted head: the sign of its mean write along its concept atoms.
+        ``1`` gives the head's coefficients a mean of +2, so on average it raises
+        the concept's logits (it *promotes* the concept); ``-1`` a mean of -2
+        (it *suppresses* the concept); ``0`` (and ``None``, for every head)
+        zero-mean coefficients. The explained variance is the same either way;
+        only the sign of the head's effect differs.
     random_state : int, numpy Generator, RandomState or None, default=None
         Seed.
 
@@ -73,6 +81,13 @@ def make_planted_heads(
         raise ValueError(
             f"planted_heads must be in [0, {n_heads}); got {planted_heads}."
         )
+    if signs is None:
+        signs = (0,) * len(planted_heads)
+    if len(signs) != len(planted_heads) or any(v not in (-1, 0, 1) for v in signs):
+        raise ValueError(
+            f"signs must hold one of -1, 0, 1 per planted head; got {signs!r}."
+        )
+    mean_of = dict(zip(planted_heads, (2.0 * v for v in signs), strict=True))
     if isinstance(random_state, np.random.RandomState):
         random_state = random_state.randint(np.iinfo(np.int32).max)
     rng = np.random.default_rng(random_state)
@@ -84,7 +99,8 @@ def make_planted_heads(
     for h in range(n_heads):
         pool = concept if h in planted_heads else others
         atoms = rng.choice(pool, n_active, replace=False)
-        X[:, h] = (rng.standard_normal((n_samples, n_active)) * 2.0) @ dictionary[atoms]
+        coefficients = rng.standard_normal((n_samples, n_active)) * 2.0
+        X[:, h] = (coefficients + mean_of.get(h, 0.0)) @ dictionary[atoms]
         X[:, h] += noise * rng.standard_normal((n_samples, n_dims))
         X[:, h] += rng.standard_normal(n_dims)
     return X, dictionary, concept

@@ -24,8 +24,9 @@ from .evaluation import (
     encode_prompts,
     evaluate_head_edits,
     evaluate_head_sets,
+    measure_head_effects,
 )
-from .heads import HeadRanker, logit_lens_scores
+from .heads import HeadRanker, concept_logit_shift, logit_lens_scores
 from .hooks import (
     concept_token_ids,
     edit_heads,
@@ -43,6 +44,7 @@ __all__ = [
     "encode_prompts",
     "evaluate_head_edits",
     "evaluate_head_sets",
+    "measure_head_effects",
     "load_concept",
     "load_control_task",
     "HeadRanker",
@@ -52,5 +54,6 @@ __all__ = [
     "extract_head_outputs",
     "extract_residual_units",
     "load_gguf_causal_lm",
+    "concept_logit_shift",
     "logit_lens_scores",
 ]

@@ -31,6 +31,7 @@ __all__ = [
     "encode_prompts",
     "evaluate_head_edits",
     "evaluate_head_sets",
+    "measure_head_effects",
 ]
 
 _METRICS = ("concept_mass", "concept_accuracy", "control_accuracy")
@@ -291,6 +292,75 @@ def _answer_table(tokenizer: Any, answers: list[str]) -> torch.Tensor:
     return table
 
 
+def _edited_predictions(
+    model: Any,
+    tokenizer: Any,
+    conditions: Sequence[tuple[Any, float]],
+    head_index: Any,
+    prompts: list[str],
+    answers: list[str] | None,
+    *,
+    concept_ids: Any,
+    batch_size: int,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Concept mass and answer hits per (condition, prompt), batched.
+
+    Row 0 is the unedited model. ``answers=None`` skips the hits.
+    """
+    concept_index = torch.as_tensor(
+        np.unique(np.asarray(tensor_to_numpy(concept_ids), dtype=np.int64))
+    )
+    head_index = np.asarray(head_index, dtype=np.int64)
+    head_sets, layers, scales = _condition_scales(head_index, conditions)
+    batch, _ = encode_prompts(tokenizer, prompts)
+    n_prompts = len(prompts)
+    table = None if answers is None else _answer_table(tokenizer, answers)
+
+    n_cond = len(conditions) + 1
+    mass = torch.empty(n_cond, n_prompts, dtype=torch.float64)
+    correct = torch.empty(n_cond, n_prompts, dtype=torch.float64)
+    per_forward = max(1, batch_size // n_prompts)
+    holder: dict[str, torch.Tensor] = {}
+    device = next(model.parameters()).device
+    batch = {k: v.to(device) for k, v in batch.items()}
+    # Layers before a condition's first edited layer compute what the unedited
+    # model computes: start those forwards from the cached residual stream.
+    first = np.array(
+        [0]
+        + [
+            int(head_index[chosen, 0].min()) if chosen.size else 0
+            for chosen in head_sets
+        ]
+    )
+    order = np.argsort(first, kind="stable")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            streams = _residual_streams(model, batch, sorted(set(first.tolist())))
+        with torch.inference_mode(), _per_sample_head_scales(model, layers, holder):
+            for begin in range(0, n_cond, per_forward):
+                chunk = order[begin : begin + per_forward]
+                start = int(first[chunk].min())
+                m = len(chunk)
+                holder["scales"] = scales[chunk].repeat_interleave(n_prompts, 0)
+                tiled = {k: v.repeat(m, 1) for k, v in batch.items()}
+                if streams is not None:
+                    tiled["inputs_embeds"] = streams[start].repeat(m, 1, 1)
+                probs = _last_token_probabilities(
+                    model, tiled, start_layer=start if streams is not None else 0
+                ).cpu()
+                probs = probs.view(m, n_prompts, -1)
+                index = torch.as_tensor(chunk)
+                mass[index] = probs[..., concept_index].sum(dim=-1)
+                if table is not None:
+                    top = probs.argmax(dim=-1)
+                    correct[index] = (top[..., None] == table).any(dim=-1).double()
+    finally:
+        model.train(was_training)
+    return mass, (None if table is None else correct)
+
+
 def evaluate_head_sets(
     model: Any,
     tokenizer: Any,
@@ -333,59 +403,17 @@ def evaluate_head_sets(
     batch_size = check_positive_int(batch_size, "batch_size")
     c_prompts, c_answers = _questions(concept_questions, "concept_questions")
     k_prompts, k_answers = _questions(control_questions, "control_questions")
-    concept_index = torch.as_tensor(
-        np.unique(np.asarray(tensor_to_numpy(concept_ids), dtype=np.int64))
+    mass, correct = _edited_predictions(
+        model,
+        tokenizer,
+        conditions,
+        head_index,
+        c_prompts + k_prompts,
+        c_answers + k_answers,
+        concept_ids=concept_ids,
+        batch_size=batch_size,
     )
-    head_index = np.asarray(head_index, dtype=np.int64)
-    head_sets, layers, scales = _condition_scales(head_index, conditions)
-
-    prompts = c_prompts + k_prompts
-    batch, _ = encode_prompts(tokenizer, prompts)
-    n_prompts = len(prompts)
-    answers = _answer_table(tokenizer, c_answers + k_answers)
-
-    n_cond = len(conditions) + 1
-    mass = torch.empty(n_cond, n_prompts, dtype=torch.float64)
-    correct = torch.empty(n_cond, n_prompts, dtype=torch.float64)
-    per_forward = max(1, batch_size // n_prompts)
-    holder: dict[str, torch.Tensor] = {}
-    device = next(model.parameters()).device
-    batch = {k: v.to(device) for k, v in batch.items()}
-    # Layers before a condition's first edited layer compute what the unedited
-    # model computes: start those forwards from the cached residual stream.
-    first = np.array(
-        [0]
-        + [
-            int(head_index[chosen, 0].min()) if chosen.size else 0
-            for chosen in head_sets
-        ]
-    )
-    order = np.argsort(first, kind="stable")
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            streams = _residual_streams(model, batch, sorted(set(first.tolist())))
-        with torch.inference_mode(), _per_sample_head_scales(model, layers, holder):
-            for begin in range(0, n_cond, per_forward):
-                chunk = order[begin : begin + per_forward]
-                start = int(first[chunk].min())
-                m = len(chunk)
-                holder["scales"] = scales[chunk].repeat_interleave(n_prompts, 0)
-                tiled = {k: v.repeat(m, 1) for k, v in batch.items()}
-                if streams is not None:
-                    tiled["inputs_embeds"] = streams[start].repeat(m, 1, 1)
-                probs = _last_token_probabilities(
-                    model, tiled, start_layer=start if streams is not None else 0
-                ).cpu()
-                probs = probs.view(m, n_prompts, -1)
-                index = torch.as_tensor(chunk)
-                mass[index] = probs[..., concept_index].sum(dim=-1)
-                top = probs.argmax(dim=-1)
-                correct[index] = (top[..., None] == answers).any(dim=-1).double()
-    finally:
-        model.train(was_training)
-
+    assert correct is not None
     nc = len(c_prompts)
     return {
         "concept_mass": mass[:, :nc].mean(dim=1).numpy(),
@@ -521,7 +549,8 @@ def evaluate_head_edits(
     concept questions and the accuracy on the control questions (answer = first
     token of any surface form of the short answer). Three head choices:
 
-    * ``somp``: the ranker's top-k heads (``ranking_[:k]``);
+    * ``somp``: the ranker's top-k heads (``ranking_[:k]``; with the ranker's
+      default ``direction="promote"`` only heads that raise the concept's logits);
     * ``logit_lens``: the top-k heads by mean concept logit of their writes
       (``ranker.logit_lens_scores_``);
     * ``random``: ``n_random`` draws with the same number of heads per layer as
@@ -564,7 +593,7 @@ def evaluate_head_edits(
     ks_arr = np.array([check_positive_int(k, "ks") for k in ks], dtype=np.int64)
     if ks_arr.size == 0:
         raise ValueError("ks must hold at least one k.")
-    eligible = int(np.isfinite(ranker.scores_).sum())
+    eligible = int(np.sum(getattr(ranker, "eligible_", np.isfinite(ranker.scores_))))
     if ks_arr.max() > eligible:
         raise ValueError(
             f"ks must not exceed the {eligible} heads the ranker may select; got "
@@ -631,3 +660,83 @@ def evaluate_head_edits(
         random=rand,
         heads=heads,
     )
+
+
+def measure_head_effects(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    heads: Any,
+    head_index: Any,
+    *,
+    concept_ids: Any,
+    alpha: float = -1.0,
+    batch_size: int = 128,
+) -> np.ndarray:
+    """What editing each head alone does to the concept's probability.
+
+    For every head in ``heads``, the head is multiplied by ``alpha`` (alone) and
+    the mean next-token probability mass on ``concept_ids`` after ``prompts`` is
+    compared with the unedited model's. This measures the head's *total* effect
+    (through the later layers too), where
+    :func:`~skres.interpretability.concept_logit_shift` reads only its direct
+    effect on the logits. Pass ``-effects`` as ``direction_scores`` to
+    :meth:`HeadRanker.fit <skres.interpretability.HeadRanker.fit>` so that
+    ``direction="promote"`` keeps the heads whose edit lowers the concept.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    tokenizer : transformers tokenizer
+    prompts : sequence of str
+        Prompts that elicit the concept: use the ranker's training prompts, never
+        the held-out questions the edit is evaluated on.
+    heads : array-like of int
+        Columns of ``head_index`` to measure (e.g. ``ranker.ranking_[:40]``).
+    head_index : array-like of shape (n_heads, 2)
+        ``(layer, head)`` of each column (``HeadRanker.head_index_``).
+    concept_ids : array-like of int
+    alpha : float, default=-1.0
+        The edit (``-1`` flips the head, ``0`` ablates it).
+    batch_size : int, default=128
+        Sequences per forward pass.
+
+    Returns
+    -------
+    ndarray of shape (n_heads,)
+        ``log(mean edited mass / mean unedited mass)`` for the measured heads
+        (negative: the edit lowers the concept), NaN for the others.
+
+    Examples
+    --------
+    >>> effects = measure_head_effects(  # doctest: +SKIP
+    ...     model, tokenizer, concept.prompts, ranker.ranking_[:40],
+    ...     ranker.head_index_, concept_ids=ids)
+    >>> ranker.set_params(direction="promote").fit(
+    ...     X, dictionary=unembedding, direction_scores=-effects)  # doctest: +SKIP
+    """
+    batch_size = check_positive_int(batch_size, "batch_size")
+    prompts = list(prompts)
+    if not prompts or not all(isinstance(q, str) for q in prompts):
+        raise ValueError("prompts must be a non-empty sequence of strings.")
+    head_index = np.asarray(head_index, dtype=np.int64)
+    heads = np.asarray(tensor_to_numpy(heads)).ravel()
+    if heads.size == 0 or not np.issubdtype(heads.dtype, np.integer):
+        raise ValueError("heads must be a non-empty sequence of integer columns.")
+    if not np.isfinite(alpha):
+        raise ValueError(f"alpha must be finite; got {alpha!r}.")
+    mass, _ = _edited_predictions(
+        model,
+        tokenizer,
+        [([int(h)], float(alpha)) for h in heads],
+        head_index,
+        prompts,
+        None,
+        concept_ids=concept_ids,
+        batch_size=batch_size,
+    )
+    mean = mass.mean(dim=1).numpy()
+    effects = np.full(len(head_index), np.nan)
+    with np.errstate(divide="ignore"):
+        effects[heads] = np.log(mean[1:]) - np.log(mean[0])
+    return effects

@@ -12,6 +12,7 @@ concept in generation.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Sequence
 from numbers import Integral
 from typing import Any
@@ -31,7 +32,7 @@ from .._validation import (
 )
 from ..solvers import somp
 
-__all__ = ["HeadRanker", "logit_lens_scores"]
+__all__ = ["HeadRanker", "concept_logit_shift", "logit_lens_scores"]
 
 _FLOAT_DTYPES = [np.float64, np.float32]
 
@@ -61,6 +62,48 @@ def logit_lens_scores(X: Any, dictionary: Any, concept_ids: Any) -> np.ndarray:
     ]
     # mean_t <x, u_t> = <x, mean_t u_t>: one matrix-vector product per head.
     return np.einsum("nhd,d->h", X, rows.mean(axis=0)) / X.shape[0]
+
+
+def concept_logit_shift(X: Any, dictionary: Any, concept_ids: Any) -> np.ndarray:
+    """Signed effect of each head on the concept: its mean logit shift.
+
+    The mean over samples of how much a head's write raises the concept tokens'
+    logits relative to the average token of the dictionary,
+    ``mean_n <x_{n,h}, mean_{t in concept} u_t - mean_{v} u_v>``. Subtracting the
+    dictionary's mean row removes the part of the write that moves every logit
+    alike (which the softmax ignores). A positive value means that the head
+    promotes the concept on these prompts, so flipping or ablating it should
+    lower the concept's probability; a negative value means that it suppresses
+    the concept.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_heads, d_model)
+        Per-head writes (:func:`~skres.interpretability.extract_head_outputs`).
+    dictionary : array-like of shape (vocab_size, d_model)
+        The unembedding (raw rows, not normalised).
+    concept_ids : array-like of int
+        The concept's token ids.
+
+    Returns
+    -------
+    ndarray of shape (n_heads,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skres.interpretability import concept_logit_shift
+    >>> D = np.eye(3)
+    >>> X = np.array([[[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]]])  # 1 sample, 2 heads
+    >>> concept_logit_shift(X, D, [0]).round(3).tolist()
+    [0.667, -0.667]
+    """
+    X = np.asarray(tensor_to_numpy(X), dtype=np.float64)
+    if X.ndim != 3:
+        raise ValueError(f"X must have shape (n_samples, n_heads, d); got {X.shape}.")
+    D = np.asarray(tensor_to_numpy(dictionary), dtype=np.float64)
+    direction = D[np.asarray(concept_ids, dtype=np.int64)].mean(axis=0) - D.mean(axis=0)
+    return np.einsum("nhd,d->h", X, direction) / X.shape[0]
 
 
 class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
@@ -97,6 +140,19 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
         Centre each head's writes before pursuit.
     min_layer : int, default=0
         Heads of earlier layers are never selected (``head_index`` needed when > 0).
+    direction : {"any", "promote"}, default="any"
+        Which heads may be selected. The explained-variance score ignores the sign
+        of a head's effect: a head that writes *against* the concept's tokens
+        scores as high as one that writes for them, and flipping it raises the
+        concept. ``"promote"`` selects, in order of score, only heads with a
+        positive ``direction_scores_``: by default their mean write raises the
+        concept's logits over the average token (:func:`concept_logit_shift`, the
+        direct effect), or pass measured effects to :meth:`fit`
+        (``direction_scores=-measure_head_effects(...)``, the total effect; the
+        better choice on SmolLM2-135M, see the Head Pursuit docs page). ``"any"``
+        ranks all heads by score alone (the paper's ranking). ``"promote"`` needs
+        ``concept_ids`` or ``direction_scores``; otherwise it ranks like
+        ``"any"``.
     head_index : array-like of shape (n_heads, 2), default=None
         ``(layer, head)`` of each column of ``X``; used for ``min_layer``, the
         random control and labels. ``None``: one layer of ``n_heads`` heads.
@@ -124,13 +180,20 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
     total_variance_ : ndarray of shape (n_heads,)
         Total variance of each head's writes.
     ranking_ : ndarray of shape (n_heads,)
-        Heads by decreasing score.
+        Heads by decreasing score, the ``eligible_`` heads first.
     selected_heads_ : ndarray of shape (top_k,)
         The ``top_k`` best heads (column indices of ``X``).
     selected_head_index_ : ndarray of shape (top_k, 2)
         Their ``(layer, head)``.
     head_index_ : ndarray of shape (n_heads, 2)
         ``(layer, head)`` of every column.
+    direction_scores_ : ndarray of shape (n_heads,)
+        Signed effect of each head on the concept (positive: promotes it): the
+        ``direction_scores`` passed to :meth:`fit`, else the mean concept-logit
+        shift of its writes (:func:`concept_logit_shift`).
+    eligible_ : ndarray of bool of shape (n_heads,)
+        Heads that may be selected: layer at least ``min_layer`` and, with
+        ``direction="promote"``, a positive ``direction_scores_``.
     logit_lens_scores_ : ndarray of shape (n_heads,)
         The paper's logit-lens baseline (:func:`logit_lens_scores`: mean logit of
         the concept tokens over the head's writes; ``-inf`` below ``min_layer``).
@@ -165,6 +228,7 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
         "metric": [StrOptions({"evr", "explained_variance"})],
         "center": ["boolean"],
         "min_layer": [Integral],
+        "direction": [StrOptions({"promote", "any"})],
         "head_index": ["array-like", None],
         "flatten": ["boolean"],
         "dtype": [StrOptions({"float64", "float32"}), torch.dtype, np.dtype, type],
@@ -180,6 +244,7 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
         metric: str = "evr",
         center: bool = True,
         min_layer: int = 0,
+        direction: str = "any",
         head_index: Any = None,
         flatten: bool = True,
         device: Any = "auto",
@@ -194,6 +259,7 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
         self.metric = metric
         self.center = center
         self.min_layer = min_layer
+        self.direction = direction
         self.head_index = head_index
         self.flatten = flatten
         self.device = device
@@ -243,6 +309,74 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
             )
         return D
 
+    def _concept_rows(self, D: np.ndarray) -> np.ndarray:
+        """The dictionary rows of the concept (all rows without concept_ids)."""
+        if self.concept_ids is None:
+            ids = np.arange(len(D))
+        else:
+            ids = np.unique(np.asarray(tensor_to_numpy(self.concept_ids)).ravel())
+            if (
+                ids.size == 0
+                or not np.issubdtype(ids.dtype, np.integer)
+                or ids.min() < 0
+                or ids.max() >= len(D)
+            ):
+                raise ValueError(
+                    f"concept_ids must be integer rows of the dictionary, in [0, "
+                    f"{len(D)}); got {self.concept_ids!r}."
+                )
+        return ids
+
+    def _select(
+        self,
+        X_np: np.ndarray,
+        D: np.ndarray,
+        ids: np.ndarray,
+        direction_scores: Any,
+        top_k: int,
+    ) -> None:
+        """Signed scores, eligible heads, ranking and selection (after scores_)."""
+        scores, n_heads = self.scores_, X_np.shape[1]
+        if direction_scores is None:
+            self.direction_scores_ = concept_logit_shift(X_np, D, ids)
+        else:
+            signed = np.asarray(tensor_to_numpy(direction_scores), dtype=np.float64)
+            if signed.shape != (n_heads,) or np.isinf(signed).any():
+                raise ValueError(
+                    f"direction_scores must hold one finite value (or NaN) per head, "
+                    f"shape ({n_heads},); got shape {signed.shape}."
+                )
+            self.direction_scores_ = signed
+        eligible = np.isfinite(scores)
+        if not eligible.any():
+            raise ValueError(f"min_layer={self.min_layer} excludes every head.")
+        n_finite = int(eligible.sum())
+        if self.direction == "promote" and (
+            self.concept_ids is not None or direction_scores is not None
+        ):
+            eligible &= np.nan_to_num(self.direction_scores_, nan=0.0) > 0
+            if not eligible.any():
+                raise ValueError(
+                    "direction='promote' but no head at or above min_layer raises "
+                    "the concept's logits on these samples (every "
+                    "direction_scores_ <= 0); check concept_ids and the prompts, "
+                    "or use direction='any'."
+                )
+        self.eligible_ = eligible
+        # Eligible heads first, each group by decreasing score (stable).
+        self.ranking_ = np.lexsort((-scores, ~eligible))
+        n_eligible = int(eligible.sum())
+        if n_eligible < min(top_k, n_finite):
+            warnings.warn(
+                f"only {n_eligible} heads are eligible (min_layer={self.min_layer}, "
+                f"direction={self.direction!r}); selected_heads_ holds {n_eligible} "
+                f"heads instead of top_k={top_k}.",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.selected_heads_ = self.ranking_[: min(top_k, n_eligible)]
+        self.selected_head_index_ = self.head_index_[self.selected_heads_]
+
     @staticmethod
     def _digest(D: np.ndarray) -> str:
         """Content digest of a resolved dictionary (detects later mutation)."""
@@ -251,7 +385,13 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
         ).hexdigest()
 
     @fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: Any, y: Any = None, dictionary: Any = None) -> HeadRanker:
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        dictionary: Any = None,
+        direction_scores: Any = None,
+    ) -> HeadRanker:
         """Run SOMP on every head and rank the heads.
 
         Parameters
@@ -262,6 +402,12 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
             Ignored.
         dictionary : array-like of shape (vocab_size, d_model), default=None
             Overrides the constructor's ``dictionary`` for this fit.
+        direction_scores : array-like of shape (n_heads,), default=None
+            Signed effect of each head on the concept (positive: promotes it),
+            used by ``direction="promote"`` instead of the direct logit shift
+            :func:`concept_logit_shift`; e.g. ``-measure_head_effects(...)``
+            (:func:`~skres.interpretability.measure_head_effects`). NaN marks an
+            unmeasured head, which is not selected.
 
         Returns
         -------
@@ -286,20 +432,7 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
                 else self._resolve_dictionary(self.dictionary, n_dims)
             )
         )
-        if self.concept_ids is None:
-            ids = np.arange(len(D))
-        else:
-            ids = np.unique(np.asarray(tensor_to_numpy(self.concept_ids)).ravel())
-            if (
-                ids.size == 0
-                or not np.issubdtype(ids.dtype, np.integer)
-                or ids.min() < 0
-                or ids.max() >= len(D)
-            ):
-                raise ValueError(
-                    f"concept_ids must be integer rows of the dictionary, in [0, "
-                    f"{len(D)}); got {self.concept_ids!r}."
-                )
+        ids = self._concept_rows(D)
         if self.head_index is None:
             head_index = np.column_stack(
                 [np.zeros(n_heads, dtype=np.int64), np.arange(n_heads)]
@@ -337,11 +470,7 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
         lens = logit_lens_scores(X_np, D, ids)
         lens[head_index[:, 0] < self.min_layer] = -np.inf
         self.logit_lens_scores_ = lens
-        self.ranking_ = np.argsort(-scores, kind="stable")
-        eligible = int(np.isfinite(scores).sum())
-        if eligible == 0:
-            raise ValueError(f"min_layer={self.min_layer} excludes every head.")
-        self.selected_heads_ = self.ranking_[: min(top_k, eligible)]
+        self._select(X_np, D, ids, direction_scores, top_k)
         self.selected_head_index_ = head_index[self.selected_heads_]
         return self
 
