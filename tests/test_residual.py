@@ -57,6 +57,39 @@ def test_identity_at_lambda_one():
     np.testing.assert_allclose(clf_mean.transform(X), X.sum(axis=1), atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"variance_threshold": 0.9, "passthrough": "sum", "add_mean": True},
+        {"n_components": 3, "passthrough": "mean"},
+        {"granularity": "unit", "passthrough": "sum"},
+    ],
+)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_default_prototypes_are_class_means_of_the_start_output(params, dtype):
+    """Without class_embeddings, the prototypes are the normalised class means of
+    the un-adapted output z (computed from the class means of X, z being affine)."""
+    X, y, _ = make_residual_units(400, n_classes=3, random_state=5)
+    mask = np.arange(X.shape[1]) % 3 != 0
+    clf = ResiDualAligner(
+        unit_mask=mask,
+        max_epochs=1,
+        lr=1e-12,  # the weights stay at their start (ones)
+        early_stopping=False,
+        dtype=dtype,
+        device="cpu",
+        random_state=0,
+        **params,
+    ).fit(X, y)
+    z = clf.transform(X).astype(np.float64)
+    means = np.stack([z[y == c].mean(axis=0) for c in clf.classes_])
+    expected = means / np.linalg.norm(means, axis=1, keepdims=True)
+    atol = 1e-5 if dtype == "float32" else 1e-10
+    np.testing.assert_allclose(clf.class_embeddings_, expected, atol=atol)
+    assert clf.class_embeddings_.dtype == np.dtype(dtype)
+
+
 # -------------------------------------------------------------------------- E2
 def test_spectral_formula_and_not_its_transposed_variants():
     rng = np.random.RandomState(0)
