@@ -36,30 +36,19 @@ from typing import Any
 
 import torch
 
-# Helpers live in _ode_problem/_ode_assembly/_ode_factor; re-exported here for the
-# tests and benchmarks that import them from this module.
-from ._ode_assembly import _assemble_lhs as _assemble_lhs
-from ._ode_assembly import _assemble_rhs as _assemble_rhs
-from ._ode_assembly import _central_rows as _central_rows
-from ._ode_assembly import _dense_rows as _dense_rows
-from ._ode_assembly import _kron_dims as _kron_dims
+# The `x as x` imports re-export helpers that tests and benchmarks import from here.
+from ._ode_assembly import _assemble_lhs, _assemble_rhs, _dense_rows
 from ._ode_assembly import _taylor_normal_blocks as _taylor_normal_blocks
 from ._ode_assembly import _taylor_rows as _taylor_rows
-from ._ode_factor import _NOT_SPD as _NOT_SPD
 from ._ode_factor import _band_storage as _band_storage
-from ._ode_factor import _BandedFactor as _BandedFactor
-from ._ode_factor import _BandedSolve as _BandedSolve
-from ._ode_factor import _factor as _factor
-from ._ode_factor import _factor_lapack as _factor_lapack
-from ._ode_factor import _LapackBandedFactor as _LapackBandedFactor
-from ._ode_factor import _sum_to as _sum_to
-from ._ode_problem import _LOW_PRECISION as _LOW_PRECISION
-from ._ode_problem import _as_tensor as _as_tensor
-from ._ode_problem import _check_initial_values as _check_initial_values
-from ._ode_problem import _prepare as _prepare
-from ._ode_problem import _Problem as _Problem
-from ._ode_problem import _promote as _promote
-from ._ode_problem import _weights as _weights
+from ._ode_factor import (
+    _BandedFactor,
+    _BandedSolve,
+    _factor,
+    _factor_lapack,
+    _LapackBandedFactor,
+)
+from ._ode_problem import _check_initial_values, _prepare, _Problem, _promote, _weights
 
 __all__ = [
     "LinearODEFactorCache",
