@@ -39,7 +39,7 @@ def coverage(n_sims: int, n: int = 500) -> list[list]:
 
     from skres.causal import prediction_powered_ate
 
-    forest = RandomForestRegressor(n_estimators=25, min_samples_leaf=1, n_jobs=1)
+    forest = RandomForestRegressor(n_estimators=100, min_samples_leaf=1, n_jobs=1)
     settings = {
         "random forest, in-sample (cv=None)": {"outcome_model": forest, "cv": None},
         "random forest, cross-fitted (cv=5)": {"outcome_model": forest, "cv": 5},

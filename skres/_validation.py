@@ -9,6 +9,7 @@ environment, groups, ...), always naming the offending parameter in the error.
 
 from __future__ import annotations
 
+import math
 import numbers
 import sys
 import warnings
@@ -98,18 +99,20 @@ def check_cast(source: Any, cast: Any, *, name: str = "X") -> None:
         torch = sys.modules["torch"]
         if not cast.is_floating_point() or cast.numel() == 0:
             return
-        finite = bool(torch.isfinite(cast).all())
-        max_cast = float(cast.detach().abs().max()) if finite else float("inf")
+        # Two reductions, no temporary of the input's size (the data may be most
+        # of the memory): NaN propagates through min/max, inf shows at an end.
+        low, high = (float(v) for v in torch.aminmax(cast.detach()))
         info = torch.finfo(cast.dtype)
     else:
         cast = np.asarray(cast)
         if cast.dtype.kind != "f" or cast.size == 0:
             return
-        finite = bool(np.isfinite(cast).all())
-        max_cast = float(np.abs(cast).max()) if finite else float("inf")
+        low, high = float(cast.min()), float(cast.max())
         info = np.finfo(cast.dtype)
+    finite = math.isfinite(low) and math.isfinite(high)
+    max_cast = max(abs(low), abs(high)) if finite else float("inf")
     if finite and max_cast >= float(info.tiny):
-        return  # the common case: one reduction over the cast values
+        return  # the common case: one min/max reduction over the cast values
     src = source.detach().cpu().numpy() if is_torch_tensor(source) else source
     src = np.asarray(src)
     if src.dtype.kind not in "fiu" or src.size == 0:

@@ -8,7 +8,7 @@ from functools import partial
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from skres.solvers import (
@@ -380,6 +380,7 @@ def _both_paths(monkeypatch, fn):
     layout=st.sampled_from(["per_batch", "shared", "mixed"]),
     seed=st.integers(0, 10_000),
 )
+@example(n=3, d=3, m1=4, central=False, layout="per_batch", seed=678)  # cond 3.2e8
 def test_property_lapack_equals_blocked_torch(n, d, m1, central, layout, seed):
     g = torch.Generator().manual_seed(seed)
     lhs = {"per_batch": (2, 3), "shared": (1, 1), "mixed": (2, 1)}[layout]
@@ -395,10 +396,19 @@ def test_property_lapack_equals_blocked_torch(n, d, m1, central, layout, seed):
 
     with pytest.MonkeyPatch.context() as mp:
         (u, g1), (u0, g0) = _both_paths(mp, run)
-    assert float((u - u0).abs().max()) <= 1e-9 * max(1.0, float(u0.abs().max()))
-    for a, b in zip(g1, g0, strict=True):
+    # Random coefficients can make the normal matrix ill-conditioned (cond 3e8
+    # seen), where two backward-stable solvers differ by ~cond * eps: the paths
+    # must agree as well as the torch path agrees with the dense solver (x10).
+    ud, gd = _grads(solve_linear_ode_dense, inputs, central)
+
+    def tol(ref, dense, rtol):
+        spread = float((ref - dense).abs().max())
+        return max(rtol * max(1.0, float(ref.abs().max())), 10.0 * spread)
+
+    assert float((u - u0).abs().max()) <= tol(u0, ud, 1e-9)
+    for a, b, c in zip(g1, g0, gd, strict=True):
         assert a.shape == b.shape
-        assert float((a - b).abs().max()) <= 1e-8 * max(1.0, float(b.abs().max()))
+        assert float((a - b).abs().max()) <= tol(b, c, 1e-8)
 
 
 def test_lapack_path_with_cache_and_float32(monkeypatch):

@@ -8,8 +8,8 @@
   attractors, memorisation, priors and out-of-distribution detection.
 """
 
-from .mechanistic_ode import MechanisticODE
 from ._pde_simulate import SimulationWarning
+from .mechanistic_ode import MechanisticODE
 from .pde import PDEDiscoverer
 from .vector_field import (
     AutoencoderHandle,

@@ -54,13 +54,16 @@ def integrate(
     if method not in solvers:
         from scipy.integrate import solve_ivp
 
-        sol = solve_ivp(rhs, (times[0], times[-1]), start, t_eval=times,
-                        method=method, **options)
+        sol = solve_ivp(
+            rhs, (times[0], times[-1]), start, t_eval=times, method=method, **options
+        )
         out = np.full((times.size, start.size), np.nan)
         out[: sol.y.shape[1]] = sol.y.T
         return out
-    budget = default_max_rhs_evals(start.size) if max_rhs_evals is None else int(
-        max_rhs_evals
+    budget = (
+        default_max_rhs_evals(start.size)
+        if max_rhs_evals is None
+        else int(max_rhs_evals)
     )
     solver = solvers[method](rhs, times[0], start, times[-1], **options)
     out = np.full((times.size, start.size), np.nan)

@@ -29,7 +29,6 @@ is dropped).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-
 from typing import Any
 
 import numpy as np
