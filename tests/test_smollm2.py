@@ -6,7 +6,10 @@ probability mass (measured 0.21x), the median of 10 random layer-matched sets ke
 at least 0.7x (0.92x), the logit-lens heads remove the colours but also the
 capital-city answers, and SOMP keeps the capital-city task far better than random
 heads do. ``test_shipped_concept_on_smollm2`` (``fullscale``: all eight shipped
-concepts, about a minute each) checks the study's per-concept results.
+concepts, about a minute each) checks the study's per-concept results with the
+paper's ranking, ``test_measured_sign_protocol_on_smollm2`` (``fullscale``) those
+of the recommended protocol (measured sign, content tokens, ablation; 6 of 8
+concepts meet the acceptance bar) from ``benchmarks/bench_heads_signed.py``.
 
 ``examples/plot_boomerang_smollm2.py`` (a 4-step distillation of the 16-layer
 boomerang student) is checked on what its deterministic run supports with margin:

@@ -372,7 +372,7 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
                 f"direction={self.direction!r}); selected_heads_ holds {n_eligible} "
                 f"heads instead of top_k={top_k}.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=4,
             )
         self.selected_heads_ = self.ranking_[: min(top_k, n_eligible)]
         self.selected_head_index_ = self.head_index_[self.selected_heads_]
