@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from skres.datasets import make_lorenz
-from skres.dynamics import MechanisticODE
+from skres.dynamics import MechanisticODE, SimulationWarning
 
 
 def _errors(model, coef):
@@ -157,6 +157,32 @@ def test_10_simulate_follows_true_trajectory():
     assert sim.shape == (51, 3)
     assert np.abs(sim - X[:51]).max() <= 1.0
     assert model.simulate(X[0], t[:1]).shape == (1, 3)
+
+
+def test_simulate_stops_on_blow_up_and_budget_with_a_warning():
+    """An explosive discovered equation stops with a SimulationWarning and NaN
+    rows (it returned NaN rows silently before); other SciPy methods work too."""
+    X, t = make_lorenz(400)
+    model = MechanisticODE().fit(X, t=t)
+    lorenz = model.coef_.copy()
+    sim = model.simulate(X[0], t[:21], method="DOP853")
+    np.testing.assert_allclose(sim, model.simulate(X[0], t[:21]), atol=1e-4)
+    x2 = model.terms_.tolist().index("x0^2")
+    model.coef_ = np.zeros_like(lorenz)
+    model.coef_[0, x2] = 1.0  # x' = x^2 blows up at t = 1 / x0
+    times = np.linspace(0.0, 2.0, 41) / abs(X[0, 0])
+    with pytest.warns(SimulationWarning, match="rows after it are NaN"):
+        sim = model.simulate(np.r_[abs(X[0, 0]), 0.0, 0.0], times)
+    finite = np.isfinite(sim).all(axis=1)
+    assert finite[:20].all() and not finite[-1]
+    model.coef_ = lorenz
+    with pytest.warns(SimulationWarning, match="max_rhs_evals=30"):
+        model.simulate(X[0], t[:51], max_rhs_evals=30)
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="max_rhs_evals"):
+            model.simulate(X[0], t[:5], max_rhs_evals=bad)
+    with pytest.raises(ValueError, match="method must be one of"):
+        model.simulate(X[0], t[:5], method="euler")
 
 
 def test_10_pipeline_and_grid_search_over_threshold():

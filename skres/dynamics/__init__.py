@@ -8,7 +8,7 @@
   attractors, memorisation, priors and out-of-distribution detection.
 """
 
-from ._pde_simulate import SimulationWarning
+from ._integrate import SimulationWarning
 from .mechanistic_ode import MechanisticODE
 from .pde import PDEDiscoverer
 from .vector_field import (

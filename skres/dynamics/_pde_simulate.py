@@ -8,102 +8,10 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_option
+from ._integrate import SimulationWarning, check_max_rhs_evals, integrate
 from ._pde_library import _check_coordinate, derivative, max_order
 
-
-class SimulationWarning(RuntimeWarning):
-    """A forward simulation of a discovered PDE stopped before its last time."""
-
-
-def default_max_rhs_evals(n_state: int) -> int:
-    """Work budget of one simulation: generous for stiff, well-posed equations.
-
-    An implicit solver estimates the Jacobian with ``n_state`` evaluations, so
-    the budget grows with the state size; the largest count the test suite's
-    and examples' simulations need is about 77 000 (256 points, stiff KS).
-    """
-    return 50_000 + 2_000 * int(n_state)
-
-
-def integrate(
-    rhs: Any,
-    start: np.ndarray,
-    times: np.ndarray,
-    *,
-    method: str,
-    max_rhs_evals: int | None,
-    **options: Any,
-) -> np.ndarray:
-    """Integrate ``du/dt = rhs(t, u)`` and sample it at ``times``.
-
-    Steps a :mod:`scipy.integrate` solver one step at a time and stops, with a
-    :class:`SimulationWarning`, when the step fails, the state stops being
-    finite, or the right-hand side has been evaluated more than
-    ``max_rhs_evals`` times (an equation too stiff or explosive to simulate,
-    which would otherwise run for hours). Rows not reached are NaN.
-
-    Returns
-    -------
-    ndarray of shape (n_times, start.size)
-    """
-    import warnings
-
-    from scipy.integrate import LSODA, RK45
-
-    solvers = {"LSODA": LSODA, "RK45": RK45}
-    if method not in solvers:
-        from scipy.integrate import solve_ivp
-
-        sol = solve_ivp(
-            rhs, (times[0], times[-1]), start, t_eval=times, method=method, **options
-        )
-        out = np.full((times.size, start.size), np.nan)
-        out[: sol.y.shape[1]] = sol.y.T
-        return out
-    budget = (
-        default_max_rhs_evals(start.size)
-        if max_rhs_evals is None
-        else int(max_rhs_evals)
-    )
-    solver = solvers[method](rhs, times[0], start, times[-1], **options)
-    out = np.full((times.size, start.size), np.nan)
-    out[0] = start
-    filled = 1
-    reason = None
-    with np.errstate(over="ignore", invalid="ignore"):  # checked below
-        while filled < times.size:
-            message = solver.step()
-            if solver.status == "failed":
-                reason = f"the solver failed ({message})"
-                break
-            if not np.all(np.isfinite(solver.y)):
-                reason = "the solution stopped being finite (it blows up)"
-                break
-            upto = int(np.searchsorted(times, solver.t, side="right"))
-            if upto > filled:
-                out[filled:upto] = solver.dense_output()(times[filled:upto]).T
-                filled = upto
-            if solver.status == "finished":
-                out[filled:] = solver.y
-                filled = times.size
-                break
-            if solver.nfev > budget:
-                reason = (
-                    f"the right-hand side was evaluated {solver.nfev} times, over the "
-                    f"budget max_rhs_evals={budget} (the equation is too stiff or "
-                    "explosive to simulate at this scale)"
-                )
-                break
-    if reason is not None:
-        warnings.warn(
-            f"simulate stopped at t={solver.t:.6g} of {times[-1]:.6g}: {reason}. "
-            f"The {times.size - filled} output rows after it are NaN. Check the "
-            "discovered equation and the data scale, or pass max_rhs_evals= for a "
-            "larger budget.",
-            SimulationWarning,
-            stacklevel=3,
-        )
-    return out
+__all__ = ["SimulateMixin", "SimulationWarning"]
 
 
 class SimulateMixin:
@@ -165,14 +73,7 @@ class SimulateMixin:
         >>> bool(np.abs(path - u).max() < 0.05)
         True
         """
-        if max_rhs_evals is not None and (
-            isinstance(max_rhs_evals, bool)
-            or not isinstance(max_rhs_evals, int | np.integer)
-            or max_rhs_evals < 1
-        ):
-            raise ValueError(
-                f"max_rhs_evals must be a positive int or None; got {max_rhs_evals!r}."
-            )
+        check_max_rhs_evals(max_rhs_evals)
         est: Any = self
         check_is_fitted(est)
         if np.ndim(est.coef_) == 2:

@@ -43,51 +43,10 @@ from .._validation import (
 )
 from ..solvers import LinearODEFactorCache, solve_linear_ode
 from ._equations import format_equation
+from ._integrate import check_max_rhs_evals, integrate
+from ._ode_trajectories import _is_trajectory_list, _looks_like_time, _segments
 
 __all__ = ["MechanisticODE"]
-
-
-def _segments(t: np.ndarray) -> list[tuple[int, int]]:
-    """Trajectory bounds: a new trajectory starts wherever ``t`` does not increase."""
-    cuts = np.flatnonzero(np.diff(t) <= 0) + 1
-    edges = np.concatenate([[0], cuts, [len(t)]])
-    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
-
-
-def _is_trajectory_list(X: Any) -> bool:
-    """True for a list/tuple of 2-D trajectories (PySINDy's multiple trajectories)."""
-    return (
-        isinstance(X, Sequence)
-        and not isinstance(X, str)
-        and len(X) > 0
-        and all(np.ndim(tensor_to_numpy(x, "X")) == 2 for x in X)
-    )
-
-
-def _looks_like_time(y: Any, n_samples: int) -> bool:
-    """True when ``y`` (ignored by the estimator) is probably the sample times.
-
-    A number (a time step, as in PySINDy's ``fit(x, 0.01)``), a list of 1-D arrays,
-    or a finite 1-D numeric array of ``n_samples`` entries that increases at 90 %
-    or more of its steps (times, possibly restarting for stacked trajectories).
-    """
-    if y is None:
-        return False
-    if isinstance(y, numbers.Real) and not isinstance(y, bool):
-        return True
-    if isinstance(y, list | tuple) and y and all(np.ndim(v) == 1 for v in y):
-        if all(isinstance(v, numbers.Number) for v in y):
-            pass  # a plain list of numbers: judged as an array below
-        else:
-            return True
-    arr = np.asarray(tensor_to_numpy(y, "y"))
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1 or arr.shape[0] != n_samples or n_samples < 3:
-        return False
-    if arr.dtype.kind not in "fiu" or not np.all(np.isfinite(arr)):
-        return False
-    return bool(np.mean(np.diff(arr) > 0) >= 0.9)
 
 
 class MechanisticODE(TorchEstimatorMixin, BaseEstimator):
@@ -716,8 +675,15 @@ class MechanisticODE(TorchEstimatorMixin, BaseEstimator):
         for line in self.equations(precision):
             print(line)  # noqa: T201
 
-    def simulate(self, x0: Any, t: Any, **solve_ivp_kwargs: Any) -> np.ndarray:
-        """Integrate the discovered ODE with :func:`scipy.integrate.solve_ivp`.
+    def simulate(
+        self,
+        x0: Any,
+        t: Any,
+        *,
+        max_rhs_evals: int | None = None,
+        **solve_ivp_kwargs: Any,
+    ) -> np.ndarray:
+        """Integrate the discovered ODE (SciPy's ``LSODA`` by default).
 
         Parameters
         ----------
@@ -725,18 +691,24 @@ class MechanisticODE(TorchEstimatorMixin, BaseEstimator):
             Initial state at ``t[0]``.
         t : array-like of shape (n_times,)
             Increasing output times.
+        max_rhs_evals : int, optional
+            Work budget: the integration stops, with a
+            :class:`~skres.dynamics.SimulationWarning`, after this many
+            evaluations of the right-hand side (default
+            ``50_000 + 2_000 * n_features``), so an explosive or extremely stiff
+            discovered equation cannot run without end.
         **solve_ivp_kwargs
-            Passed to ``solve_ivp`` (default ``method="LSODA"``,
-            ``rtol=1e-8``, ``atol=1e-8``).
+            Solver options as for :func:`scipy.integrate.solve_ivp` (default
+            ``method="LSODA"``, ``rtol=1e-8``, ``atol=1e-8``).
 
         Returns
         -------
         ndarray of shape (n_times, n_features)
-            The trajectory; rows after a failed integration are NaN.
+            The trajectory; rows after a failed or stopped integration are NaN,
+            with a :class:`~skres.dynamics.SimulationWarning` saying why.
         """
-        from scipy.integrate import solve_ivp
-
         check_is_fitted(self)
+        check_max_rhs_evals(max_rhs_evals)
         start = np.asarray(x0, dtype=np.float64).ravel()
         if start.shape != (self.n_features_in_,) or not np.all(np.isfinite(start)):
             raise ValueError(
@@ -750,17 +722,14 @@ class MechanisticODE(TorchEstimatorMixin, BaseEstimator):
             raise ValueError("t must be strictly increasing.")
         if times.size == 1:
             return start[None, :].copy()
-        kwargs = {"method": "LSODA", "rtol": 1e-8, "atol": 1e-8}
+        kwargs: dict[str, Any] = {"method": "LSODA", "rtol": 1e-8, "atol": 1e-8}
         kwargs.update(solve_ivp_kwargs)
         coef_t = self.coef_.T
 
         def rhs(_: float, state: np.ndarray) -> np.ndarray:
             return (self._theta(state[None, :]) @ coef_t)[0]
 
-        sol = solve_ivp(rhs, (times[0], times[-1]), start, t_eval=times, **kwargs)
-        out = np.full((times.size, start.size), np.nan)
-        out[: sol.y.shape[1]] = sol.y.T
-        return out
+        return integrate(rhs, start, times, max_rhs_evals=max_rhs_evals, **kwargs)
 
     def score(
         self, X: Any, y: Any = None, *, t: Any = None, sample_weight: Any = None
