@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,16 @@ def default_max_rhs_evals(n_state: int) -> int:
     and examples' PDE simulations need is about 77 000 (256 points, stiff KS).
     """
     return 50_000 + 2_000 * int(n_state)
+
+
+def check_output_times(t: Any) -> np.ndarray:
+    """``t`` as a non-empty, finite, strictly increasing float64 vector."""
+    times = np.asarray(t, dtype=np.float64).ravel()
+    if times.size < 1 or not np.all(np.isfinite(times)):
+        raise ValueError("t must be a non-empty array of finite times.")
+    if np.any(np.diff(times) <= 0):
+        raise ValueError("t must be strictly increasing.")
+    return times
 
 
 def check_max_rhs_evals(max_rhs_evals: Any) -> None:
@@ -55,8 +66,6 @@ def integrate(
     -------
     ndarray of shape (n_times, start.size)
     """
-    import warnings
-
     from scipy import integrate as ivp
 
     names = ("RK23", "RK45", "DOP853", "Radau", "BDF", "LSODA")

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ._integrate import check_output_times, integrate
 from ._pde_library import derivative
 from ._pde_weak import (
     _test_matrix,
@@ -349,13 +350,7 @@ class FieldsMixin:
         coords = [
             _check_coordinate(g, "x", start.shape[c]) for c, g in enumerate(grids)
         ]
-        times = np.asarray(t, dtype=np.float64).ravel()
-        if (
-            times.size < 1
-            or not np.all(np.isfinite(times))
-            or np.any(np.diff(times) <= 0)
-        ):
-            raise ValueError("t must be a non-empty, strictly increasing array.")
+        times = check_output_times(t)
         if times.size == 1:
             return start[None].copy()
         return simulate_fields(est, start, times, coords, max_rhs_evals)
@@ -377,11 +372,10 @@ def simulate_fields(
 ) -> np.ndarray:
     """Integrate the fitted several-field model on a periodic uniform grid.
 
-    Spatial derivatives are spectral; :func:`scipy.integrate.solve_ivp` (RK45)
-    integrates in time. Rows after a failed or stopped integration are NaN.
+    Spatial derivatives are spectral; SciPy's RK45, stepped under a work budget
+    (:func:`~skres.dynamics._integrate.integrate`), integrates in time. Rows
+    after a failed or stopped integration are NaN.
     """
-    from ._pde_simulate import integrate
-
     spatial = start.shape[:-1]
     n_fields = start.shape[-1]
     ks = []

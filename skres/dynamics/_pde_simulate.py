@@ -8,7 +8,12 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_option
-from ._integrate import SimulationWarning, check_max_rhs_evals, integrate
+from ._integrate import (
+    SimulationWarning,
+    check_max_rhs_evals,
+    check_output_times,
+    integrate,
+)
 from ._pde_library import _check_coordinate, derivative, max_order
 
 __all__ = ["SimulateMixin", "SimulationWarning"]
@@ -87,11 +92,7 @@ class SimulateMixin:
         n = start.size
         grid = est.x_ if x is None else x
         grid = _check_coordinate(grid, "x", n)
-        times = np.asarray(t, dtype=np.float64).ravel()
-        if times.size < 1 or not np.all(np.isfinite(times)):
-            raise ValueError("t must be a non-empty array of finite times.")
-        if np.any(np.diff(times) <= 0):
-            raise ValueError("t must be strictly increasing.")
+        times = check_output_times(t)
         if times.size == 1:
             return start[None, :].copy()
         if bc == "periodic":

@@ -28,6 +28,7 @@ is dropped).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -140,8 +141,6 @@ def warn_if_unidentified(
     G: np.ndarray, support: np.ndarray, names: Any, where: str
 ) -> None:
     """Warn when the selected library columns are (nearly) linearly dependent."""
-    import warnings
-
     cond = support_condition(G, support)
     if cond > MAX_SUPPORT_CONDITION:
         terms = ", ".join(str(n) for n in np.asarray(names, dtype=object)[support])

@@ -43,7 +43,7 @@ from .._validation import (
 )
 from ..solvers import LinearODEFactorCache, solve_linear_ode
 from ._equations import format_equation
-from ._integrate import check_max_rhs_evals, integrate
+from ._integrate import check_max_rhs_evals, check_output_times, integrate
 from ._ode_trajectories import _is_trajectory_list, _looks_like_time, _segments
 
 __all__ = ["MechanisticODE"]
@@ -715,11 +715,7 @@ class MechanisticODE(TorchEstimatorMixin, BaseEstimator):
                 f"x0 must hold {self.n_features_in_} finite values; got shape "
                 f"{start.shape}."
             )
-        times = np.asarray(t, dtype=np.float64).ravel()
-        if times.size < 1 or not np.all(np.isfinite(times)):
-            raise ValueError("t must be a non-empty array of finite times.")
-        if np.any(np.diff(times) <= 0):
-            raise ValueError("t must be strictly increasing.")
+        times = check_output_times(t)
         if times.size == 1:
             return start[None, :].copy()
         kwargs: dict[str, Any] = {"method": "LSODA", "rtol": 1e-8, "atol": 1e-8}
