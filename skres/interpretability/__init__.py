@@ -5,9 +5,10 @@ Estimators: :class:`HeadRanker` (Head Pursuit) and :class:`ResiDualAligner`
 transformers themselves: :func:`extract_head_outputs`, :func:`edit_heads`,
 :func:`concept_token_ids`, :func:`extract_residual_units`,
 :func:`load_gguf_causal_lm`. Evaluation of head edits:
-:func:`evaluate_head_edits`, :func:`evaluate_head_sets`, :func:`encode_prompts`; the
-shipped concept sets :func:`load_concept` and control tasks
-:func:`load_control_task`.
+:func:`evaluate_head_edits`, :func:`evaluate_head_sets`, :func:`encode_prompts`;
+single-head causal effects for choosing heads: :func:`measure_head_effects`,
+:func:`measure_head_specificity`; the shipped concept sets :func:`load_concept`,
+control tasks :func:`load_control_task` and :func:`load_reference_prompts`.
 """
 
 from ._concepts import (
@@ -17,6 +18,7 @@ from ._concepts import (
     ControlTask,
     load_concept,
     load_control_task,
+    load_reference_prompts,
 )
 from ._loading import load_gguf_causal_lm
 from .evaluation import (
@@ -24,8 +26,8 @@ from .evaluation import (
     encode_prompts,
     evaluate_head_edits,
     evaluate_head_sets,
-    measure_head_effects,
 )
+from .head_effects import measure_head_effects, measure_head_specificity
 from .heads import HeadRanker, concept_logit_shift, logit_lens_scores
 from .hooks import (
     concept_token_ids,
@@ -45,6 +47,8 @@ __all__ = [
     "evaluate_head_edits",
     "evaluate_head_sets",
     "measure_head_effects",
+    "measure_head_specificity",
+    "load_reference_prompts",
     "load_concept",
     "load_control_task",
     "HeadRanker",

@@ -4,7 +4,8 @@ Each concept has a word list (its tokens form the concept dictionary), training
 prompts that elicit the concept (head writes are recorded on them to rank heads)
 and held-out questions with a short answer (the edit is evaluated on them). The
 control tasks are unrelated questions with short answers; each concept names the
-controls that do not involve it (countries excludes the capital-city task).
+controls that do not involve it: every shipped control except capital cities for
+countries and plurals ("One cup, two cups") for numbers.
 
 Prompts are completion stems with one or two worked examples, so that a small
 instruction model answers with a single short word as its next token. Answers may
@@ -22,6 +23,7 @@ __all__ = [
     "ControlTask",
     "load_concept",
     "load_control_task",
+    "load_reference_prompts",
 ]
 
 
@@ -47,7 +49,13 @@ class ConceptSet:
     words: tuple[str, ...]
     prompts: tuple[str, ...]
     questions: tuple[tuple[str, str], ...]
-    controls: tuple[str, ...] = ("capitals", "opposites")
+    controls: tuple[str, ...] = (
+        "capitals",
+        "opposites",
+        "repeat",
+        "plural",
+        "past_tense",
+    )
 
 
 @dataclass(frozen=True)
@@ -154,7 +162,7 @@ _COUNTRIES = ConceptSet(
             "Beijing": "China",
         },
     ),
-    controls=("opposites", "repeat"),
+    controls=("opposites", "repeat", "plural", "past_tense"),
 )
 
 _NUMBERS = ConceptSet(
@@ -202,6 +210,7 @@ _NUMBERS = ConceptSet(
             "Three plus two": "five",
         },
     ),
+    controls=("capitals", "opposites", "repeat", "past_tense"),
 )
 
 _MONTHS = ConceptSet(
@@ -492,6 +501,35 @@ _CONTROLS = {
             ).split()
         ),
     ),
+    "plural": ControlTask(
+        "plural",
+        tuple(
+            (f"One cup, two cups. One {w}, two", w + "s")
+            for w in (
+                "book car tree house shoe key lamp spoon door plate coin hat"
+            ).split()
+        ),
+    ),
+    "past_tense": ControlTask(
+        "past_tense",
+        _pairs(
+            "Today I walk, yesterday I walked. Today I {x}, yesterday I",
+            {
+                "jump": "jumped",
+                "play": "played",
+                "eat": "ate",
+                "run": "ran",
+                "write": "wrote",
+                "see": "saw",
+                "go": "went",
+                "sing": "sang",
+                "swim": "swam",
+                "talk": "talked",
+                "drink": "drank",
+                "sleep": "slept",
+            },
+        ),
+    ),
 }
 
 _ALL = {
@@ -554,3 +592,46 @@ def load_control_task(name: str) -> ControlTask:
     if name not in _CONTROLS:
         raise ValueError(f"name must be one of {CONTROL_TASKS}; got {name!r}.")
     return _CONTROLS[name]
+
+
+def load_reference_prompts(
+    exclude: str | tuple[str, ...] | None = None, *, step: int = 4
+) -> tuple[str, ...]:
+    """Prompts unrelated to a concept: the other shipped concepts' training prompts.
+
+    Every ``step``-th training prompt of every shipped concept except
+    ``exclude``; for :func:`~skres.interpretability.measure_head_specificity`
+    (what editing a head does to the model's answers elsewhere). They never
+    overlap the held-out questions or the control tasks.
+
+    Parameters
+    ----------
+    exclude : str or tuple of str, default=None
+        Concept names to leave out (the concept being edited).
+    step : int, default=4
+
+    Returns
+    -------
+    tuple of str
+
+    Examples
+    --------
+    >>> from skres.interpretability import load_concept, load_reference_prompts
+    >>> prompts = load_reference_prompts(exclude="colours")
+    >>> len(prompts), set(prompts) & set(load_concept("colours").prompts)
+    (35, set())
+    """
+    excluded = (exclude,) if isinstance(exclude, str) else tuple(exclude or ())
+    unknown = [name for name in excluded if name not in _ALL]
+    if unknown:
+        raise ValueError(
+            f"exclude must name shipped concepts {CONCEPTS}; got {unknown}."
+        )
+    if not isinstance(step, int) or isinstance(step, bool) or step < 1:
+        raise ValueError(f"step must be a positive int; got {step!r}.")
+    return tuple(
+        prompt
+        for name, concept in _ALL.items()
+        if name not in excluded
+        for prompt in concept.prompts[::step]
+    )

@@ -31,7 +31,6 @@ __all__ = [
     "encode_prompts",
     "evaluate_head_edits",
     "evaluate_head_sets",
-    "measure_head_effects",
 ]
 
 _METRICS = ("concept_mass", "concept_accuracy", "control_accuracy")
@@ -305,10 +304,16 @@ def _edited_predictions(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Concept mass and answer hits per (condition, prompt), batched.
 
-    Row 0 is the unedited model. ``answers=None`` skips the hits.
+    Row 0 is the unedited model. ``answers=None`` skips the hits. With
+    ``concept_ids=None`` the "mass" is the probability of the unedited model's
+    own top next token after each prompt.
     """
-    concept_index = torch.as_tensor(
-        np.unique(np.asarray(tensor_to_numpy(concept_ids), dtype=np.int64))
+    concept_index = (
+        None
+        if concept_ids is None
+        else torch.as_tensor(
+            np.unique(np.asarray(tensor_to_numpy(concept_ids), dtype=np.int64))
+        )
     )
     head_index = np.asarray(head_index, dtype=np.int64)
     head_sets, layers, scales = _condition_scales(head_index, conditions)
@@ -338,6 +343,9 @@ def _edited_predictions(
     try:
         with torch.inference_mode():
             streams = _residual_streams(model, batch, sorted(set(first.tolist())))
+            if concept_index is None:  # the unedited model's own answers
+                targets = _last_token_probabilities(model, batch).argmax(dim=-1)
+                targets = targets.cpu()[None, :, None]
         with torch.inference_mode(), _per_sample_head_scales(model, layers, holder):
             for begin in range(0, n_cond, per_forward):
                 chunk = order[begin : begin + per_forward]
@@ -352,7 +360,10 @@ def _edited_predictions(
                 ).cpu()
                 probs = probs.view(m, n_prompts, -1)
                 index = torch.as_tensor(chunk)
-                mass[index] = probs[..., concept_index].sum(dim=-1)
+                if concept_index is None:
+                    mass[index] = probs.gather(-1, targets.expand(m, -1, -1))[..., 0]
+                else:
+                    mass[index] = probs[..., concept_index].sum(dim=-1)
                 if table is not None:
                     top = probs.argmax(dim=-1)
                     correct[index] = (top[..., None] == table).any(dim=-1).double()
@@ -549,8 +560,10 @@ def evaluate_head_edits(
     concept questions and the accuracy on the control questions (answer = first
     token of any surface form of the short answer). Three head choices:
 
-    * ``somp``: the ranker's top-k heads (``ranking_[:k]``; with the ranker's
-      default ``direction="promote"`` only heads that raise the concept's logits);
+    * ``somp``: the ranker's top-k heads (``ranking_[:k]``: by explained
+      variance, or e.g. by specificity with ``direction="promote"`` and
+      ``rank_by="direction"``, see
+      :func:`~skres.interpretability.measure_head_specificity`);
     * ``logit_lens``: the top-k heads by mean concept logit of their writes
       (``ranker.logit_lens_scores_``);
     * ``random``: ``n_random`` draws with the same number of heads per layer as
@@ -660,83 +673,3 @@ def evaluate_head_edits(
         random=rand,
         heads=heads,
     )
-
-
-def measure_head_effects(
-    model: Any,
-    tokenizer: Any,
-    prompts: Sequence[str],
-    heads: Any,
-    head_index: Any,
-    *,
-    concept_ids: Any,
-    alpha: float = -1.0,
-    batch_size: int = 128,
-) -> np.ndarray:
-    """What editing each head alone does to the concept's probability.
-
-    For every head in ``heads``, the head is multiplied by ``alpha`` (alone) and
-    the mean next-token probability mass on ``concept_ids`` after ``prompts`` is
-    compared with the unedited model's. This measures the head's *total* effect
-    (through the later layers too), where
-    :func:`~skres.interpretability.concept_logit_shift` reads only its direct
-    effect on the logits. Pass ``-effects`` as ``direction_scores`` to
-    :meth:`HeadRanker.fit <skres.interpretability.HeadRanker.fit>` so that
-    ``direction="promote"`` keeps the heads whose edit lowers the concept.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-    tokenizer : transformers tokenizer
-    prompts : sequence of str
-        Prompts that elicit the concept: use the ranker's training prompts, never
-        the held-out questions the edit is evaluated on.
-    heads : array-like of int
-        Columns of ``head_index`` to measure (e.g. ``ranker.ranking_[:40]``).
-    head_index : array-like of shape (n_heads, 2)
-        ``(layer, head)`` of each column (``HeadRanker.head_index_``).
-    concept_ids : array-like of int
-    alpha : float, default=-1.0
-        The edit (``-1`` flips the head, ``0`` ablates it).
-    batch_size : int, default=128
-        Sequences per forward pass.
-
-    Returns
-    -------
-    ndarray of shape (n_heads,)
-        ``log(mean edited mass / mean unedited mass)`` for the measured heads
-        (negative: the edit lowers the concept), NaN for the others.
-
-    Examples
-    --------
-    >>> effects = measure_head_effects(  # doctest: +SKIP
-    ...     model, tokenizer, concept.prompts, ranker.ranking_[:40],
-    ...     ranker.head_index_, concept_ids=ids)
-    >>> ranker.set_params(direction="promote").fit(
-    ...     X, dictionary=unembedding, direction_scores=-effects)  # doctest: +SKIP
-    """
-    batch_size = check_positive_int(batch_size, "batch_size")
-    prompts = list(prompts)
-    if not prompts or not all(isinstance(q, str) for q in prompts):
-        raise ValueError("prompts must be a non-empty sequence of strings.")
-    head_index = np.asarray(head_index, dtype=np.int64)
-    heads = np.asarray(tensor_to_numpy(heads)).ravel()
-    if heads.size == 0 or not np.issubdtype(heads.dtype, np.integer):
-        raise ValueError("heads must be a non-empty sequence of integer columns.")
-    if not np.isfinite(alpha):
-        raise ValueError(f"alpha must be finite; got {alpha!r}.")
-    mass, _ = _edited_predictions(
-        model,
-        tokenizer,
-        [([int(h)], float(alpha)) for h in heads],
-        head_index,
-        prompts,
-        None,
-        concept_ids=concept_ids,
-        batch_size=batch_size,
-    )
-    mean = mass.mean(dim=1).numpy()
-    effects = np.full(len(head_index), np.nan)
-    with np.errstate(divide="ignore"):
-        effects[heads] = np.log(mean[1:]) - np.log(mean[0])
-    return effects

@@ -153,6 +153,15 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
         ranks all heads by score alone (the paper's ranking). ``"promote"`` needs
         ``concept_ids`` or ``direction_scores``; otherwise it ranks like
         ``"any"``.
+    rank_by : {"score", "direction"}, default="score"
+        Order of the eligible heads in ``ranking_``: by decreasing ``scores_``
+        (the paper), or by decreasing ``direction_scores_`` (ties and NaN broken
+        by score). With measured effects
+        (``direction_scores=-measure_head_effects(...)`` on SOMP's top candidates)
+        ``"direction"`` ranks the candidates by how much flipping each one alone
+        lowers the concept: SOMP proposes, the intervention orders. On
+        SmolLM2-135M this is the protocol that suppresses the most shipped
+        concepts with the paper's flip (see the Head Pursuit docs page).
     head_index : array-like of shape (n_heads, 2), default=None
         ``(layer, head)`` of each column of ``X``; used for ``min_layer``, the
         random control and labels. ``None``: one layer of ``n_heads`` heads.
@@ -180,7 +189,8 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
     total_variance_ : ndarray of shape (n_heads,)
         Total variance of each head's writes.
     ranking_ : ndarray of shape (n_heads,)
-        Heads by decreasing score, the ``eligible_`` heads first.
+        Heads by decreasing score (or ``direction_scores_`` with
+        ``rank_by="direction"``), the ``eligible_`` heads first.
     selected_heads_ : ndarray of shape (top_k,)
         The ``top_k`` best heads (column indices of ``X``).
     selected_head_index_ : ndarray of shape (top_k, 2)
@@ -229,6 +239,7 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
         "center": ["boolean"],
         "min_layer": [Integral],
         "direction": [StrOptions({"promote", "any"})],
+        "rank_by": [StrOptions({"score", "direction"})],
         "head_index": ["array-like", None],
         "flatten": ["boolean"],
         "dtype": [StrOptions({"float64", "float32"}), torch.dtype, np.dtype, type],
@@ -245,6 +256,7 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
         center: bool = True,
         min_layer: int = 0,
         direction: str = "any",
+        rank_by: str = "score",
         head_index: Any = None,
         flatten: bool = True,
         device: Any = "auto",
@@ -260,6 +272,7 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
         self.center = center
         self.min_layer = min_layer
         self.direction = direction
+        self.rank_by = rank_by
         self.head_index = head_index
         self.flatten = flatten
         self.device = device
@@ -363,8 +376,13 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
                     "or use direction='any'."
                 )
         self.eligible_ = eligible
-        # Eligible heads first, each group by decreasing score (stable).
-        self.ranking_ = np.lexsort((-scores, ~eligible))
+        # Eligible heads first, each group by decreasing score (stable), or by
+        # decreasing direction score with the score breaking ties and NaN.
+        if self.rank_by == "direction":
+            signed = np.nan_to_num(self.direction_scores_, nan=-np.inf)
+            self.ranking_ = np.lexsort((-scores, -signed, ~eligible))
+        else:
+            self.ranking_ = np.lexsort((-scores, ~eligible))
         n_eligible = int(eligible.sum())
         if n_eligible < min(top_k, n_finite):
             warnings.warn(
