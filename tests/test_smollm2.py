@@ -141,6 +141,19 @@ EXPECTED: dict[str, dict[str, Any]] = {
 }
 
 
+def _assert_documented(ev, j, expected):
+    """The k-th column (index j, alpha -1) of an evaluation against its pins."""
+    ratio = ev.relative("somp", "concept_mass")[0, j]
+    retention = ev.relative("somp", "control_accuracy")[0, j]
+    random_ratio = ev.random_summary("concept_mass", relative=True)[0, 0, j]
+    random_retention = ev.random_summary("control_accuracy", relative=True)[0, 0, j]
+    low, high = expected["ratio"]
+    assert low <= ratio <= high
+    assert retention >= expected["retention"]
+    if expected["random"]:
+        assert random_ratio >= ratio + 0.15 or random_retention <= retention - 0.2
+
+
 @pytest.mark.fullscale
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_shipped_concept_on_smollm2(smollm2, name):
@@ -182,15 +195,7 @@ def test_shipped_concept_on_smollm2(smollm2, name):
     )
     expected = EXPECTED[name]
     j = [8, 16].index(expected["k"])
-    ratio = ev.relative("somp", "concept_mass")[0, j]
-    retention = ev.relative("somp", "control_accuracy")[0, j]
-    random_ratio = ev.random_summary("concept_mass", relative=True)[0, 0, j]
-    random_retention = ev.random_summary("control_accuracy", relative=True)[0, 0, j]
-    low, high = expected["ratio"]
-    assert low <= ratio <= high
-    assert retention >= expected["retention"]
-    if expected["random"]:
-        assert random_ratio >= ratio + 0.15 or random_retention <= retention - 0.2
+    _assert_documented(ev, j, expected)
 
 
 def _specific_ranker(model, tokenizer, concept, ids, n_candidates=40):
@@ -246,15 +251,7 @@ def _check_specific_protocol(
         alphas=(-1.0,), n_random=10, random_state=0, batch_size=160,
     )  # fmt: skip
     j = ks.index(expected["k"])
-    ratio = ev.relative("somp", "concept_mass")[0, j]
-    retention = ev.relative("somp", "control_accuracy")[0, j]
-    random_ratio = ev.random_summary("concept_mass", relative=True)[0, 0, j]
-    random_retention = ev.random_summary("control_accuracy", relative=True)[0, 0, j]
-    low, high = expected["ratio"]
-    assert low <= ratio <= high
-    assert retention >= expected["retention"]
-    if expected["random"]:
-        assert random_ratio >= ratio + 0.15 or random_retention <= retention - 0.2
+    _assert_documented(ev, j, expected)
 
 
 # From benchmarks/bench_heads_signed.py (deterministic; measured values in

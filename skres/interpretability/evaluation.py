@@ -518,6 +518,17 @@ class HeadEditEvaluation:
         return records
 
 
+def _ranker_concept_ids(ranker: Any, concept_ids: Any) -> np.ndarray:
+    """``concept_ids``, else the ranker's, as sorted unique ints."""
+    if concept_ids is None:
+        concept_ids = ranker.concept_ids
+    if concept_ids is None:
+        raise ValueError(
+            "concept_ids is needed when the ranker was fitted without concept_ids."
+        )
+    return np.unique(np.asarray(tensor_to_numpy(concept_ids), dtype=np.int64))
+
+
 def _head_sets_per_k(
     ranker: Any, ks: np.ndarray, n_random: int, random_state: Any
 ) -> dict[str, Any]:
@@ -617,13 +628,7 @@ def evaluate_head_edits(
         raise ValueError(f"alphas must be finite numbers; got {alphas!r}.")
     n_random = check_positive_int(n_random, "n_random")
     batch_size = check_positive_int(batch_size, "batch_size")
-    if concept_ids is None:
-        concept_ids = ranker.concept_ids
-    if concept_ids is None:
-        raise ValueError(
-            "concept_ids is needed when the ranker was fitted without concept_ids."
-        )
-    concept_ids = np.unique(np.asarray(tensor_to_numpy(concept_ids), dtype=np.int64))
+    concept_ids = _ranker_concept_ids(ranker, concept_ids)
     c_prompts, c_answers = _questions(concept_questions, "concept_questions")
     k_prompts, k_answers = _questions(control_questions, "control_questions")
 

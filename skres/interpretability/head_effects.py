@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_positive_int, tensor_to_numpy
-from .evaluation import _edited_predictions
+from .evaluation import _edited_predictions, _ranker_concept_ids
 
 __all__ = ["measure_head_effects", "measure_head_specificity"]
 
@@ -183,12 +183,7 @@ def measure_head_specificity(
     check_is_fitted(ranker, "ranking_")
     n_candidates = check_positive_int(n_candidates, "n_candidates")
     reference_prompts = _check_prompts(reference_prompts, "reference_prompts")
-    if concept_ids is None:
-        concept_ids = ranker.concept_ids
-    if concept_ids is None:
-        raise ValueError(
-            "concept_ids is needed when the ranker was fitted without concept_ids."
-        )
+    concept_ids = _ranker_concept_ids(ranker, concept_ids)
     eligible = np.isfinite(ranker.scores_)
     candidates = ranker.ranking_[: min(n_candidates, int(eligible.sum()))]
     candidates = candidates[eligible[candidates]]
