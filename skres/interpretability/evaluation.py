@@ -343,9 +343,7 @@ def _edited_predictions(
     try:
         with torch.inference_mode():
             streams = _residual_streams(model, batch, sorted(set(first.tolist())))
-            if concept_index is None:  # the unedited model's own answers
-                targets = _last_token_probabilities(model, batch).argmax(dim=-1)
-                targets = targets.cpu()[None, :, None]
+        targets = None  # with concept_ids=None: the unedited model's own answers
         with torch.inference_mode(), _per_sample_head_scales(model, layers, holder):
             for begin in range(0, n_cond, per_forward):
                 chunk = order[begin : begin + per_forward]
@@ -361,6 +359,8 @@ def _edited_predictions(
                 probs = probs.view(m, n_prompts, -1)
                 index = torch.as_tensor(chunk)
                 if concept_index is None:
+                    if targets is None:  # the first chunk starts with row 0
+                        targets = probs[0].argmax(dim=-1)[None, :, None]
                     mass[index] = probs.gather(-1, targets.expand(m, -1, -1))[..., 0]
                 else:
                     mass[index] = probs[..., concept_index].sum(dim=-1)

@@ -156,11 +156,11 @@ class HeadRanker(TransformerMixin, TorchEstimatorMixin, BaseEstimator):
     rank_by : {"score", "direction"}, default="score"
         Order of the eligible heads in ``ranking_``: by decreasing ``scores_``
         (the paper), or by decreasing ``direction_scores_`` (ties and NaN broken
-        by score). With measured effects
-        (``direction_scores=-measure_head_effects(...)`` on SOMP's top candidates)
-        ``"direction"`` ranks the candidates by how much flipping each one alone
-        lowers the concept: SOMP proposes, the intervention orders. On
-        SmolLM2-135M this is the protocol that suppresses the most shipped
+        by score). With the specificity of SOMP's top candidates
+        (``direction_scores=measure_head_specificity(...)``) ``"direction"``
+        ranks them by how much more flipping each one alone lowers the concept
+        than the model's other answers: SOMP proposes, the intervention orders.
+        On SmolLM2-135M this is the protocol that suppresses the most shipped
         concepts with the paper's flip (see the Head Pursuit docs page).
     head_index : array-like of shape (n_heads, 2), default=None
         ``(layer, head)`` of each column of ``X``; used for ``min_layer``, the
