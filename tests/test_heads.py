@@ -614,8 +614,9 @@ def test_measure_head_effects_matches_evaluate_head_sets():
 
 
 @pytest.mark.filterwarnings("ignore:only .* heads are eligible")
-def test_measure_head_specificity_combines_concept_and_reference_effects():
-    model, tokenizer, ranker, concept, control, ids = _tiny_setup()
+@pytest.mark.parametrize("kind", ["llama", "gpt2"])
+def test_measure_head_specificity_combines_concept_and_reference_effects(kind):
+    model, tokenizer, ranker, concept, control, ids = _tiny_setup(1, kind)
     train = ["the sky is blue", "a red cat", "green dog and sky", "blue and red"]
     reference = ["up and down", "big and small", "the dog and the cat"]
     heads = ranker.ranking_[:6]
